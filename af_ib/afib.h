@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * af_ib private definitions.
+ *
+ * Locking, outermost first:
+ *   rdma_cm handler_mutex (held around every CM event handler)
+ *   lock_sock()          connection state, bind/listen/connect/accept
+ *   afib_sock.rx_lock    one receiver at a time (a message is read whole)
+ *   afib_sock.tx_lock    one sender at a time (a message is posted whole)
+ *   afib_sock.lock       spinlock, BH: credits, buffer lists, accept queue
+ *
+ * Process context never calls rdma_destroy_id(), rdma_connect() or
+ * rdma_accept() with lock_sock() held: those take the handler_mutex.
+ * Completion handlers run in softirq and take only afib_sock.lock.
+ */
+#ifndef _AFIB_H
+#define _AFIB_H
+
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/kref.h>
+#include <linux/sched/signal.h>
+#include <net/sock.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/rdma_cm.h>
+#include <rdma/ib.h>
+#include <uapi/linux/af_ib.h>
+
+#include "afib_proto.h"
+
+/**
+ * struct afib_dev - per RDMA device state, published by the ib_client.
+ * @ibdev: the device.
+ * @pd: protection domain shared by every socket on the device.
+ * @ref: one per socket using the device, plus the client's.
+ * @socks: sockets holding QPs on this device (afib_sock.dev_node).
+ * @lock: protects @socks and @dead.
+ * @dead: the device is being removed; no new users.
+ * @done: completed when @ref drops to zero.
+ * @list: on afib_devices.
+ */
+struct afib_dev {
+	struct ib_device	*ibdev;
+	struct ib_pd		*pd;
+	struct kref		ref;
+	struct list_head	socks;
+	struct mutex		lock;		/* @socks, @dead */
+	bool			dead;
+	struct completion	done;
+	struct list_head	list;
+};
+
+/**
+ * struct afib_buf - one segment buffer, receive or send.
+ * @cqe: completion entry of the work request using it.
+ * @list: on a free or a received list.
+ * @dma: DMA address of @page.
+ * @page: the memory.
+ * @len: received length (receive buffers).
+ * @eor: end of message (receive buffers).
+ */
+struct afib_buf {
+	struct ib_cqe		cqe;
+	struct list_head	list;
+	u64			dma;
+	struct page		*page;
+	u32			len;
+	bool			eor;
+};
+
+/**
+ * struct afib_sock - an AF_IB socket.
+ * @sk: must be first.
+ * @cm_id: rdma_cm identifier; see afib_take_id() for who destroys it.
+ * @cm_lock: protects @cm_id.
+ * @dev: device the QP lives on, with a reference, or NULL.
+ * @dev_node: on @dev's socket list.
+ * @cq: completion queue for sends and receives.
+ * @qp: the RC queue pair.
+ * @qp_id: the rdma_cm id @qp was created on; alive while @qp is.
+ * @dest_qpn: the peer's QP number.
+ * @bound: bind() (or listen()'s implicit bind) succeeded.
+ * @family: address family reported by getsockname and friends.
+ * @lock: protects the fields below it, BH safe.
+ * @tx_credits: receive buffers the peer has available for us.
+ * @tx_free: send buffers not posted.
+ * @tx_inflight: send work requests not completed (data and control).
+ * @ctrl_inflight: control sends not completed.
+ * @rx_owed: buffers reposted but not yet reported to the peer.
+ * @rx_queue: received data segments in order.
+ * @rx_msgs: complete messages (EOR seen) on @rx_queue.
+ * @rx_bytes: payload bytes on @rx_queue.
+ * @fin_pending: shutdown(SHUT_WR) waits for a credit to send FIN.
+ * @fin_sent: FIN (or ABORT) posted.
+ * @fin_rcvd: the peer sent FIN: EOF after @rx_queue drains.
+ * @peer_gone: the connection is down (disconnect, reset or error).
+ * @dead: verbs resources are being torn down; post nothing.
+ * @accept_q: established children waiting for accept() (listener).
+ * @accept_node: on the parent's @accept_q.
+ * @parent: listener that owns this child until accept(), with a ref.
+ * @rx_lock: serialises receivers.
+ * @tx_lock: serialises senders.
+ * @rx_bufs: receive buffer array, @rx_slots long.
+ * @tx_bufs: send buffer array, @tx_slots long.
+ * @rx_slots: receive buffers posted on this QP.
+ * @tx_slots: send buffers.
+ * @seg_size: size of our receive buffers (and of send buffers).
+ * @peer: the peer's hello: its segment size, message limit, credits.
+ * @credit_thresh: owed credits that trigger a CREDIT message.
+ * @ctrl_cqe: completion entry shared by payload-less control sends.
+ * @path_mtu: path MTU in bytes.
+ */
+struct afib_sock {
+	struct sock		sk;
+	struct rdma_cm_id	*cm_id;
+	struct mutex		cm_lock;	/* @cm_id */
+	struct afib_dev		*dev;
+	struct list_head	dev_node;
+	struct ib_cq		*cq;
+	struct ib_qp		*qp;
+	struct rdma_cm_id	*qp_id;
+	u32			dest_qpn;
+	bool			bound;
+	int			family;
+
+	spinlock_t		lock;		/* fields below */
+	u32			tx_credits;
+	struct list_head	tx_free;
+	u32			tx_inflight;
+	u32			ctrl_inflight;
+	u32			rx_owed;
+	struct list_head	rx_queue;
+	u32			rx_msgs;
+	u32			rx_bytes;
+	bool			fin_pending;
+	bool			fin_sent;
+	bool			fin_rcvd;
+	bool			peer_gone;
+	bool			dead;
+	struct list_head	accept_q;
+	struct list_head	accept_node;
+	struct afib_sock	*parent;
+
+	struct mutex		rx_lock;	/* one reader */
+	struct mutex		tx_lock;	/* one writer */
+	struct afib_buf		*rx_bufs;
+	struct afib_buf		*tx_bufs;
+	u32			rx_slots;
+	u32			tx_slots;
+	u32			seg_size;
+	struct afib_hello_host	peer;
+	u32			credit_thresh;
+	struct ib_cqe		ctrl_cqe;
+	u32			path_mtu;
+};
+
+static inline struct afib_sock *afib_sk(struct sock *sk)
+{
+	return container_of(sk, struct afib_sock, sk);
+}
+
+extern struct proto afib_proto;
+extern const struct proto_ops afib_seqpacket_ops;
+
+/* afib_addr.c: address translation, pure (KUnit) */
+int afib_addr_to_cm(const struct sockaddr *uaddr, int len,
+		    struct sockaddr_storage *out, int *family);
+int afib_addr_from_cm(const struct sockaddr *cm, int family,
+		      struct sockaddr_storage *out);
+int afib_sid_to_port(__be64 sid, __be64 mask, u16 *port);
+
+/* afib_ib.c: devices */
+int afib_ib_init(void);
+void afib_ib_exit(void);
+struct afib_dev *afib_dev_get(struct ib_device *ibdev);
+void afib_dev_put(struct afib_dev *dev);
+int afib_dev_attach(struct afib_dev *dev, struct afib_sock *as);
+void afib_dev_detach(struct afib_sock *as);
+
+/* afib_cm.c: connection management */
+struct rdma_cm_id *afib_create_id(struct afib_sock *as, struct net *net);
+struct rdma_cm_id *afib_take_id(struct afib_sock *as);
+void afib_destroy_id(struct afib_sock *as);
+int afib_cm_connect(struct afib_sock *as, struct sockaddr *dst);
+void afib_set_error(struct sock *sk, int err);
+
+/* afib_data.c: queues and the data path */
+int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id);
+void afib_qp_destroy(struct afib_sock *as);
+void afib_kill(struct afib_sock *as, int err);
+int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len);
+int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
+		 int flags);
+int afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type);
+int afib_connected(struct afib_sock *as, const struct afib_hello_host *h);
+void afib_hello_fill(struct afib_sock *as, struct afib_hello *h);
+bool afib_tx_idle(struct afib_sock *as);
+bool afib_rx_readable(struct afib_sock *as);
+bool afib_tx_writable(struct afib_sock *as);
+void afib_write_space(struct sock *sk);
+
+/*
+ * Wait for @cond, for at most *@timeo.  Returns 0 when it holds, else
+ * -EAGAIN or the signal's errno.  No socket lock is held.
+ */
+#define afib_wait(as, timeo, cond)					\
+({									\
+	DEFINE_WAIT_FUNC(__wait, woken_wake_function);			\
+	struct sock *__sk = &(as)->sk;					\
+	long *__timeo = (timeo);					\
+	int __err = 0;							\
+									\
+	add_wait_queue(sk_sleep(__sk), &__wait);			\
+	while (!(cond)) {						\
+		if (!*__timeo) {					\
+			__err = -EAGAIN;				\
+			break;						\
+		}							\
+		if (signal_pending(current)) {				\
+			__err = sock_intr_errno(*__timeo);		\
+			break;						\
+		}							\
+		*__timeo = wait_woken(&__wait, TASK_INTERRUPTIBLE,	\
+				      *__timeo);			\
+	}								\
+	remove_wait_queue(sk_sleep(__sk), &__wait);			\
+	__err;								\
+})
+
+/* afib_sock.c */
+struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern);
+void afib_child_release(struct afib_sock *as);
+
+#endif /* _AFIB_H */

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * af_ib connection management over rdma_cm.
+ *
+ * Active side: connect() resolves the address; the rest runs in CM event
+ * handlers: ADDR_RESOLVED resolves the route, ROUTE_RESOLVED creates the
+ * QP, posts receives and sends the request carrying our hello, and
+ * ESTABLISHED takes the peer's hello from the reply.
+ *
+ * Passive side: CONNECT_REQUEST arrives on a new id whose context is the
+ * listener.  If the listener is listening and its backlog has room, a
+ * child socket is made, gets a QP and accepts; the child counts against
+ * the backlog from then on, and on ESTABLISHED moves to the listener's
+ * accept queue.  A child holds a reference on its listener until
+ * accept() takes it or it dies.
+ *
+ * Whoever takes afib_sock.cm_id (afib_take_id()) destroys it, after
+ * afib_kill() released the QP.  A handler destroys its id by returning
+ * non-zero, so it may only do so after taking it.
+ */
+#include <linux/module.h>
+#include "afib.h"
+
+#define AFIB_RESOLVE_TIMEOUT_MS	2000
+#define AFIB_RETRY_COUNT	7
+#define AFIB_RNR_RETRY_COUNT	7
+
+static int afib_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev);
+
+/**
+ * afib_set_error() - record an error for the user and wake everybody.
+ * @sk: the socket.
+ * @err: positive errno.
+ */
+void afib_set_error(struct sock *sk, int err)
+{
+	WRITE_ONCE(sk->sk_err, err);
+	/* Paired with the smp_rmb() in afib_poll(). */
+	smp_wmb();
+	sk_error_report(sk);
+}
+
+/**
+ * afib_create_id() - give @as an rdma_cm id.
+ * @as: the socket.
+ * @net: its network namespace.
+ *
+ * The id holds a reference on the socket, dropped by afib_destroy_id()
+ * or by the handler that has rdma_cm destroy it.
+ *
+ * Return: the id or an ERR_PTR.
+ */
+struct rdma_cm_id *afib_create_id(struct afib_sock *as, struct net *net)
+{
+	struct rdma_cm_id *id;
+
+	id = rdma_create_id(net, afib_cm_handler, as, RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(id))
+		return id;
+	sock_hold(&as->sk);	/* sock_put in afib_destroy_id() */
+	mutex_lock(&as->cm_lock);
+	as->cm_id = id;
+	mutex_unlock(&as->cm_lock);
+	return id;
+}
+
+/* Take ownership of the id: the caller must destroy it. */
+struct rdma_cm_id *afib_take_id(struct afib_sock *as)
+{
+	struct rdma_cm_id *id;
+
+	mutex_lock(&as->cm_lock);
+	id = as->cm_id;
+	as->cm_id = NULL;
+	mutex_unlock(&as->cm_lock);
+	return id;
+}
+
+void afib_destroy_id(struct afib_sock *as)
+{
+	struct rdma_cm_id *id = afib_take_id(as);
+
+	if (!id)
+		return;
+	rdma_destroy_id(id);
+	sock_put(&as->sk);	/* the id's reference */
+}
+
+static void afib_conn_param(struct afib_sock *as, struct afib_hello *hello,
+			    struct rdma_conn_param *param)
+{
+	afib_hello_fill(as, hello);
+	memset(param, 0, sizeof(*param));
+	param->private_data = hello;
+	param->private_data_len = sizeof(*hello);
+	param->flow_control = 1;
+	param->retry_count = AFIB_RETRY_COUNT;
+	param->rnr_retry_count = AFIB_RNR_RETRY_COUNT;
+}
+
+/* A connection attempt failed: report it to connect() or poll(). */
+static void afib_connect_failed(struct afib_sock *as, int err)
+{
+	struct sock *sk = &as->sk;
+
+	lock_sock(sk);
+	if (sk->sk_state == TCP_SYN_SENT) {
+		afib_set_error(sk, err);
+		sk->sk_state = TCP_CLOSE;
+		sk->sk_state_change(sk);
+	}
+	release_sock(sk);
+}
+
+/* Reasons rdma_cm gives for a failed connection, as socket errors. */
+static int afib_cm_errno(const struct rdma_cm_event *ev)
+{
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ADDR_ERROR:
+		return ev->status == -ENETUNREACH ? -ENETUNREACH :
+		       -EHOSTUNREACH;
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+		return -ENETUNREACH;
+	case RDMA_CM_EVENT_UNREACHABLE:
+		return -ETIMEDOUT;
+	default:
+		return -ECONNREFUSED;
+	}
+}
+
+static int afib_cm_route_resolved(struct afib_sock *as,
+				  struct rdma_cm_id *id)
+{
+	struct rdma_conn_param param;
+	struct afib_hello hello;
+	int err;
+
+	err = afib_qp_create(as, id);
+	if (err)
+		return err;
+	afib_conn_param(as, &hello, &param);
+	return rdma_connect_locked(id, &param);
+}
+
+/* Active side: the peer accepted. */
+static void afib_cm_established(struct afib_sock *as,
+				const struct rdma_cm_event *ev)
+{
+	struct sock *sk = &as->sk;
+	struct afib_hello_host peer;
+	int err;
+
+	err = afib_hello_parse(ev->param.conn.private_data,
+			       ev->param.conn.private_data_len, &peer);
+	if (!err)
+		err = afib_connected(as, &peer);
+	if (err) {
+		rdma_disconnect(as->qp_id);
+		afib_connect_failed(as, EPROTO);
+		return;
+	}
+	lock_sock(sk);
+	as->dest_qpn = ev->param.conn.qp_num;
+	if (sk->sk_state == TCP_SYN_SENT)
+		sk->sk_state = TCP_ESTABLISHED;
+	release_sock(sk);
+	sk->sk_state_change(sk);
+	sk->sk_write_space(sk);
+}
+
+/* Release a child nobody will accept; from a handler of its own id. */
+static int afib_child_drop(struct afib_sock *child)
+{
+	struct afib_sock *lis = child->parent;
+	struct rdma_cm_id *id;
+
+	afib_kill(child, 0);
+	if (lis) {
+		spin_lock_bh(&lis->lock);
+		if (!list_empty(&child->accept_node))
+			list_del_init(&child->accept_node);
+		sk_acceptq_removed(&lis->sk);
+		spin_unlock_bh(&lis->lock);
+		child->parent = NULL;
+		sock_put(&lis->sk);	/* the child's reference */
+	}
+	id = afib_take_id(child);
+	sock_put(&child->sk);		/* the owner's reference */
+	if (!id)
+		return 0;
+	sock_put(&child->sk);		/* the id's reference */
+	return 1;			/* rdma_cm destroys the id */
+}
+
+/* Passive side: the child is up; hand it to the listener. */
+static int afib_cm_child_established(struct afib_sock *child)
+{
+	struct afib_sock *lis = child->parent;
+	struct sock *sk = &child->sk;
+	bool queued = false;
+
+	lock_sock(sk);
+	sk->sk_state = TCP_ESTABLISHED;
+	release_sock(sk);
+
+	spin_lock_bh(&lis->lock);
+	if (lis->sk.sk_state == TCP_LISTEN && !child->dead) {
+		list_add_tail(&child->accept_node, &lis->accept_q);
+		queued = true;
+	}
+	spin_unlock_bh(&lis->lock);
+	if (!queued)
+		return afib_child_drop(child);
+	lis->sk.sk_data_ready(&lis->sk);
+	return 0;
+}
+
+static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
+			   const struct rdma_cm_event *ev)
+{
+	struct afib_hello_host peer;
+	struct rdma_conn_param param;
+	struct afib_hello hello;
+	struct afib_sock *child;
+	struct sock *sk;
+	int err;
+
+	err = afib_hello_parse(ev->param.conn.private_data,
+			       ev->param.conn.private_data_len, &peer);
+	if (err)
+		return err;
+
+	spin_lock_bh(&lis->lock);
+	if (lis->sk.sk_state != TCP_LISTEN || sk_acceptq_is_full(&lis->sk)) {
+		spin_unlock_bh(&lis->lock);
+		return -ECONNREFUSED;
+	}
+	sk_acceptq_added(&lis->sk);
+	spin_unlock_bh(&lis->lock);
+
+	sk = afib_sk_alloc(sock_net(&lis->sk), NULL, 0);
+	if (!sk) {
+		spin_lock_bh(&lis->lock);
+		sk_acceptq_removed(&lis->sk);
+		spin_unlock_bh(&lis->lock);
+		return -ENOMEM;
+	}
+	child = afib_sk(sk);
+	sk->sk_rcvbuf = READ_ONCE(lis->sk.sk_rcvbuf);
+	sk->sk_sndbuf = READ_ONCE(lis->sk.sk_sndbuf);
+	sk->sk_userlocks = lis->sk.sk_userlocks;
+	child->family = lis->family;
+	child->bound = true;
+	child->dest_qpn = ev->param.conn.qp_num;
+	sock_hold(&lis->sk);		/* put when accepted or dropped */
+	child->parent = lis;
+	sock_hold(sk);			/* the id's reference */
+	child->cm_id = id;
+	id->context = child;
+	sk->sk_state = TCP_SYN_RECV;
+
+	err = afib_qp_create(child, id);
+	if (!err)
+		err = afib_connected(child, &peer);
+	if (!err) {
+		afib_conn_param(child, &hello, &param);
+		err = rdma_accept(id, &param);
+	}
+	if (err) {
+		afib_child_drop(child);
+		return err;
+	}
+	return 0;
+}
+
+static void afib_cm_disconnected(struct afib_sock *as, struct rdma_cm_id *id)
+{
+	struct sock *sk = &as->sk;
+
+	rdma_disconnect(id);
+	spin_lock_bh(&as->lock);
+	as->peer_gone = true;
+	spin_unlock_bh(&as->lock);
+	lock_sock(sk);
+	if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_SYN_RECV)
+		sk->sk_state = TCP_CLOSE;
+	release_sock(sk);
+	sk->sk_state_change(sk);
+	sk->sk_data_ready(sk);
+	sk->sk_write_space(sk);
+}
+
+static int afib_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
+{
+	struct afib_sock *as = id->context;
+	struct sock *sk = &as->sk;
+	int err, state;
+
+	switch (ev->event) {
+	case RDMA_CM_EVENT_CONNECT_REQUEST:
+		/* @as is the listener, @id the new connection's id. */
+		return afib_cm_request(as, id, ev) ? 1 : 0;
+
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		err = rdma_resolve_route(id, AFIB_RESOLVE_TIMEOUT_MS);
+		if (err)
+			afib_connect_failed(as, EHOSTUNREACH);
+		return 0;
+
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+		err = afib_cm_route_resolved(as, id);
+		if (err)
+			afib_connect_failed(as, err == -ENODEV ? ENODEV :
+					    ECONNREFUSED);
+		return 0;
+
+	case RDMA_CM_EVENT_ESTABLISHED:
+		if (as->parent)
+			return afib_cm_child_established(as);
+		afib_cm_established(as, ev);
+		return 0;
+
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_REJECTED:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		if (as->parent && sk->sk_state == TCP_SYN_RECV)
+			return afib_child_drop(as);
+		afib_connect_failed(as, -afib_cm_errno(ev));
+		return 0;
+
+	case RDMA_CM_EVENT_DISCONNECTED:
+		afib_cm_disconnected(as, id);
+		return 0;
+
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		afib_kill(as, ENODEV);
+		lock_sock(sk);
+		state = sk->sk_state;
+		if (state != TCP_LISTEN)
+			sk->sk_state = TCP_CLOSE;
+		release_sock(sk);
+		if (as->parent && state == TCP_SYN_RECV)
+			return afib_child_drop(as);
+		if (afib_take_id(as) != id)
+			return 0;
+		sock_put(sk);	/* the id's reference */
+		return 1;	/* rdma_cm destroys the id */
+
+	default:
+		return 0;
+	}
+}
+
+/**
+ * afib_cm_connect() - start connecting to @dst.
+ * @as: an unconnected socket with an id, lock_sock() held.
+ * @dst: AF_INET or AF_INET6 destination.
+ *
+ * Return: 0 once resolution started, or a negative errno.
+ */
+int afib_cm_connect(struct afib_sock *as, struct sockaddr *dst)
+{
+	return rdma_resolve_addr(as->cm_id, NULL, dst,
+				 AFIB_RESOLVE_TIMEOUT_MS);
+}

@@ -1,0 +1,779 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * af_ib SOCK_SEQPACKET data path.
+ *
+ * Each connected socket owns one CQ (polled in softirq) and one RC QP.
+ * Receive buffers are pages posted on the RQ; a completed data segment is
+ * appended to rx_queue and recvmsg() copies whole messages out of it,
+ * then reposts the buffers and owes the peer that many credits.  Send
+ * buffers are pages on tx_free; sendmsg() waits until the whole message
+ * fits (buffers and credits), copies it in and posts it as one chain, so a
+ * message is never half sent and a signal or timeout never splits one.
+ * Credits ride on every message's immediate value; see afib_proto.h.
+ *
+ * Softirq handlers post (control sends, reposts of control buffers) only
+ * under afib_sock.lock after checking afib_sock.dead; process context
+ * posts under rx_lock or tx_lock, which afib_kill() takes before it
+ * destroys the QP.
+ */
+#include <linux/sched/signal.h>
+#include <linux/uio.h>
+#include <linux/slab.h>
+#include "afib.h"
+
+/* Segment size of our buffers; peers negotiate min(ours, theirs). */
+#define AFIB_SEG_SIZE		4096U
+#define AFIB_MAX_SLOTS		1024U
+/* Payload-less control sends in flight at once. */
+#define AFIB_CTRL_MAX		4U
+
+static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc);
+static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc);
+static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc);
+
+void afib_write_space(struct sock *sk)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, EPOLLOUT | EPOLLWRNORM |
+					   EPOLLWRBAND);
+	if (wq && wq->fasync_list)
+		sock_wake_async(wq, SOCK_WAKE_SPACE, POLL_OUT);
+	rcu_read_unlock();
+}
+
+/* Largest number of segments one message can take in either direction. */
+static u32 afib_max_segs(struct afib_sock *as)
+{
+	return afib_msg_segs(AFIB_MAX_MSG, as->seg_size);
+}
+
+static void afib_free_bufs(struct afib_sock *as, struct afib_buf *bufs,
+			   u32 n, enum dma_data_direction dir)
+{
+	struct ib_device *ibdev = as->dev->ibdev;
+	u32 i;
+
+	if (!bufs)
+		return;
+	for (i = 0; i < n; i++) {
+		if (!bufs[i].page)
+			continue;
+		ib_dma_unmap_page(ibdev, bufs[i].dma, as->seg_size, dir);
+		__free_page(bufs[i].page);
+	}
+	kfree(bufs);
+}
+
+static struct afib_buf *afib_alloc_bufs(struct afib_sock *as, u32 n,
+					enum dma_data_direction dir,
+					void (*done)(struct ib_cq *cq,
+						     struct ib_wc *wc))
+{
+	struct ib_device *ibdev = as->dev->ibdev;
+	struct afib_buf *bufs;
+	u32 i;
+
+	bufs = kcalloc(n, sizeof(*bufs), GFP_KERNEL);
+	if (!bufs)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		bufs[i].page = alloc_page(GFP_KERNEL);
+		if (!bufs[i].page)
+			goto err;
+		bufs[i].dma = ib_dma_map_page(ibdev, bufs[i].page, 0,
+					      as->seg_size, dir);
+		if (ib_dma_mapping_error(ibdev, bufs[i].dma)) {
+			__free_page(bufs[i].page);
+			bufs[i].page = NULL;
+			goto err;
+		}
+		bufs[i].cqe.done = done;
+		INIT_LIST_HEAD(&bufs[i].list);
+	}
+	return bufs;
+err:
+	afib_free_bufs(as, bufs, n, dir);
+	return NULL;
+}
+
+static int afib_post_recv(struct afib_sock *as, struct afib_buf *buf)
+{
+	struct ib_sge sge = {
+		.addr	= buf->dma,
+		.length	= as->seg_size,
+		.lkey	= as->dev->pd->local_dma_lkey,
+	};
+	struct ib_recv_wr wr = {
+		.wr_cqe		= &buf->cqe,
+		.sg_list	= &sge,
+		.num_sge	= 1,
+	};
+
+	ib_dma_sync_single_for_device(as->dev->ibdev, buf->dma, as->seg_size,
+				      DMA_FROM_DEVICE);
+	return ib_post_recv(as->qp, &wr, NULL);
+}
+
+/**
+ * afib_qp_create() - create the CQ, QP and buffers of a socket.
+ * @as: the socket, not yet connected.
+ * @id: its rdma_cm id, bound to a device.
+ *
+ * Called from CM event handlers.  Receive buffers are posted before the
+ * connection is requested or accepted, so the credits we announce exist.
+ *
+ * Return: 0 or a negative errno.
+ */
+int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
+{
+	struct ib_qp_init_attr attr = {};
+	struct afib_dev *dev;
+	u32 i, min_rx;
+	int err;
+
+	dev = afib_dev_get(id->device);
+	if (!dev)
+		return -ENODEV;
+
+	mutex_lock(&as->rx_lock);
+	mutex_lock(&as->tx_lock);
+	if (as->dead || as->qp) {
+		err = as->dead ? -ECONNABORTED : -EISCONN;
+		afib_dev_put(dev);
+		goto unlock;
+	}
+	err = afib_dev_attach(dev, as);
+	if (err) {
+		afib_dev_put(dev);
+		goto unlock;
+	}
+
+	as->seg_size = AFIB_SEG_SIZE;
+	min_rx = afib_min_rx_slots(AFIB_MAX_MSG, as->seg_size);
+	as->rx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_rcvbuf) / as->seg_size,
+			       min_rx, AFIB_MAX_SLOTS);
+	as->tx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_sndbuf) / as->seg_size,
+			       afib_max_segs(as), AFIB_MAX_SLOTS);
+
+	as->cq = ib_alloc_cq(dev->ibdev, as,
+			     as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 2,
+			     0, IB_POLL_SOFTIRQ);
+	if (IS_ERR(as->cq)) {
+		err = PTR_ERR(as->cq);
+		as->cq = NULL;
+		goto detach;
+	}
+
+	attr.qp_context = as;
+	attr.send_cq = as->cq;
+	attr.recv_cq = as->cq;
+	attr.cap.max_send_wr = as->tx_slots + AFIB_CTRL_MAX + 1;
+	attr.cap.max_recv_wr = as->rx_slots + 1;
+	attr.cap.max_send_sge = 1;
+	attr.cap.max_recv_sge = 1;
+	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
+	attr.qp_type = IB_QPT_RC;
+	err = rdma_create_qp(id, dev->pd, &attr);
+	if (err)
+		goto free_cq;
+	as->qp = id->qp;
+	as->qp_id = id;
+
+	as->rx_bufs = afib_alloc_bufs(as, as->rx_slots, DMA_FROM_DEVICE,
+				      afib_rx_done);
+	as->tx_bufs = afib_alloc_bufs(as, as->tx_slots, DMA_TO_DEVICE,
+				      afib_tx_done);
+	if (!as->rx_bufs || !as->tx_bufs) {
+		err = -ENOMEM;
+		goto free_bufs;
+	}
+	for (i = 0; i < as->tx_slots; i++)
+		list_add_tail(&as->tx_bufs[i].list, &as->tx_free);
+	for (i = 0; i < as->rx_slots; i++) {
+		err = afib_post_recv(as, &as->rx_bufs[i]);
+		if (err)
+			goto free_bufs;
+	}
+	as->ctrl_cqe.done = afib_ctrl_done;
+	mutex_unlock(&as->tx_lock);
+	mutex_unlock(&as->rx_lock);
+	return 0;
+
+free_bufs:
+	ib_drain_qp(as->qp);
+	rdma_destroy_qp(id);
+	as->qp = NULL;
+	as->qp_id = NULL;
+	INIT_LIST_HEAD(&as->tx_free);
+	afib_free_bufs(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
+	afib_free_bufs(as, as->rx_bufs, as->rx_slots, DMA_FROM_DEVICE);
+	as->tx_bufs = NULL;
+	as->rx_bufs = NULL;
+free_cq:
+	ib_free_cq(as->cq);
+	as->cq = NULL;
+detach:
+	afib_dev_detach(as);
+unlock:
+	mutex_unlock(&as->tx_lock);
+	mutex_unlock(&as->rx_lock);
+	return err;
+}
+
+/* Caller holds rx_lock and tx_lock and has set as->dead. */
+static void __afib_qp_destroy(struct afib_sock *as)
+{
+	if (!as->qp)
+		return;
+	ib_drain_qp(as->qp);
+	rdma_destroy_qp(as->qp_id);
+	as->qp = NULL;
+	as->qp_id = NULL;
+	ib_free_cq(as->cq);
+	as->cq = NULL;
+
+	spin_lock_bh(&as->lock);
+	INIT_LIST_HEAD(&as->tx_free);
+	INIT_LIST_HEAD(&as->rx_queue);
+	as->rx_msgs = 0;
+	as->rx_bytes = 0;
+	as->tx_inflight = 0;
+	spin_unlock_bh(&as->lock);
+
+	afib_free_bufs(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
+	afib_free_bufs(as, as->rx_bufs, as->rx_slots, DMA_FROM_DEVICE);
+	as->tx_bufs = NULL;
+	as->rx_bufs = NULL;
+	afib_dev_detach(as);
+}
+
+/**
+ * afib_kill() - stop all traffic and release the verbs resources.
+ * @as: the socket.
+ * @err: positive errno reported to the user, 0 for none.
+ *
+ * Idempotent.  Waiters wake up and fail; the QP is drained and destroyed,
+ * the CQ and buffers freed and the device released.  The rdma_cm id is
+ * left alone: its owner destroys it after this returns.
+ */
+void afib_kill(struct afib_sock *as, int err)
+{
+	struct sock *sk = &as->sk;
+
+	spin_lock_bh(&as->lock);
+	as->dead = true;
+	as->peer_gone = true;
+	spin_unlock_bh(&as->lock);
+	if (err)
+		afib_set_error(sk, err);
+	sk->sk_state_change(sk);
+
+	mutex_lock(&as->rx_lock);
+	mutex_lock(&as->tx_lock);
+	__afib_qp_destroy(as);
+	mutex_unlock(&as->tx_lock);
+	mutex_unlock(&as->rx_lock);
+}
+
+/* Report a broken connection from completion context. */
+static void afib_conn_error(struct afib_sock *as, int err)
+{
+	spin_lock(&as->lock);
+	as->peer_gone = true;
+	spin_unlock(&as->lock);
+	afib_set_error(&as->sk, err);
+}
+
+/*
+ * Post a payload-less control message.  Caller holds as->lock and has
+ * checked the credit.  Returns every owed credit to the peer.
+ */
+static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
+{
+	struct ib_send_wr wr = {
+		.wr_cqe		= &as->ctrl_cqe,
+		.opcode		= IB_WR_SEND_WITH_IMM,
+		.send_flags	= IB_SEND_SIGNALED,
+	};
+	int err;
+
+	lockdep_assert_held(&as->lock);
+	if (as->dead || !as->qp || as->ctrl_inflight >= AFIB_CTRL_MAX ||
+	    !afib_can_send(as->tx_credits, 1, true))
+		return -EAGAIN;
+	wr.ex.imm_data = afib_imm_encode(type, false, as->rx_owed);
+	err = ib_post_send(as->qp, &wr, NULL);
+	if (err)
+		return err;
+	as->rx_owed -= min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
+	as->tx_credits--;
+	as->tx_inflight++;
+	as->ctrl_inflight++;
+	return 0;
+}
+
+/* Send a pending FIN and any credit update that is due.  Holds as->lock. */
+static void __afib_ctrl_flush(struct afib_sock *as)
+{
+	lockdep_assert_held(&as->lock);
+	if (as->fin_pending && !__afib_send_ctrl(as, AFIB_MT_FIN)) {
+		as->fin_pending = false;
+		as->fin_sent = true;
+	}
+	if (as->rx_owed >= as->credit_thresh && !as->peer_gone)
+		__afib_send_ctrl(as, AFIB_MT_CREDIT);
+}
+
+/**
+ * afib_send_ctrl() - queue FIN or send ABORT.
+ * @as: a connected socket.
+ * @type: AFIB_MT_FIN (sent as soon as a credit allows) or AFIB_MT_ABORT
+ *	(sent now if a credit allows, else dropped: the disconnect follows).
+ *
+ * Return: 0, or -EAGAIN when an ABORT could not be sent.
+ */
+int afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
+{
+	int err = 0;
+
+	spin_lock_bh(&as->lock);
+	if (type == AFIB_MT_FIN) {
+		if (!as->fin_sent)
+			as->fin_pending = true;
+		__afib_ctrl_flush(as);
+	} else if (!as->fin_sent) {
+		err = __afib_send_ctrl(as, type);
+		as->fin_sent = !err;
+		as->fin_pending = false;
+	}
+	spin_unlock_bh(&as->lock);
+	return err;
+}
+
+static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
+	struct afib_sock *as = cq->cq_context;
+	struct sock *sk = &as->sk;
+	enum afib_msg_type type;
+	bool eor, wake_rx = false;
+	u32 credits;
+
+	if (unlikely(wc->status != IB_WC_SUCCESS)) {
+		if (wc->status != IB_WC_WR_FLUSH_ERR)
+			afib_conn_error(as, ECONNRESET);
+		return;
+	}
+	if (unlikely(!(wc->wc_flags & IB_WC_WITH_IMM) ||
+		     afib_imm_decode(wc->ex.imm_data, &type, &eor, &credits) ||
+		     (type != AFIB_MT_DATA && wc->byte_len))) {
+		/* A peer breaking the protocol loses the connection. */
+		afib_conn_error(as, ECONNRESET);
+		return;
+	}
+
+	spin_lock(&as->lock);
+	as->tx_credits += credits;
+	if (type == AFIB_MT_DATA) {
+		buf->len = wc->byte_len;
+		buf->eor = eor;
+		list_add_tail(&buf->list, &as->rx_queue);
+		as->rx_bytes += buf->len;
+		if (eor) {
+			as->rx_msgs++;
+			wake_rx = true;
+		}
+	} else {
+		if (type == AFIB_MT_FIN)
+			as->fin_rcvd = true;
+		else if (type == AFIB_MT_ABORT)
+			as->peer_gone = true;
+		wake_rx = type != AFIB_MT_CREDIT;
+		if (!as->dead && !afib_post_recv(as, buf))
+			as->rx_owed++;
+	}
+	if (!as->dead)
+		__afib_ctrl_flush(as);
+	spin_unlock(&as->lock);
+
+	if (type == AFIB_MT_ABORT)
+		afib_set_error(sk, ECONNRESET);
+	if (wake_rx)
+		sk->sk_data_ready(sk);
+	if (credits)
+		sk->sk_write_space(sk);
+}
+
+static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
+	struct afib_sock *as = cq->cq_context;
+
+	spin_lock(&as->lock);
+	list_add(&buf->list, &as->tx_free);
+	as->tx_inflight--;
+	spin_unlock(&as->lock);
+
+	if (unlikely(wc->status != IB_WC_SUCCESS) &&
+	    wc->status != IB_WC_WR_FLUSH_ERR)
+		afib_conn_error(as, ECONNRESET);
+	as->sk.sk_write_space(&as->sk);
+}
+
+static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct afib_sock *as = cq->cq_context;
+
+	spin_lock(&as->lock);
+	as->tx_inflight--;
+	as->ctrl_inflight--;
+	if (!as->dead)
+		__afib_ctrl_flush(as);
+	spin_unlock(&as->lock);
+
+	if (unlikely(wc->status != IB_WC_SUCCESS) &&
+	    wc->status != IB_WC_WR_FLUSH_ERR)
+		afib_conn_error(as, ECONNRESET);
+	as->sk.sk_write_space(&as->sk);
+}
+
+/**
+ * afib_connected() - the connection is up: take the peer's hello.
+ * @as: the socket, its QP created.
+ * @h: the peer's hello.
+ *
+ * Return: 0, or -EPROTO if the peer's buffers are smaller than our
+ * segments (we send in our segment size).
+ */
+int afib_connected(struct afib_sock *as, const struct afib_hello_host *h)
+{
+	if (h->seg_size < as->seg_size)
+		return -EPROTO;
+	spin_lock_bh(&as->lock);
+	as->peer = *h;
+	as->tx_credits = h->credits;
+	as->credit_thresh = afib_credit_thresh(as->rx_slots,
+					       afib_max_segs(as));
+	spin_unlock_bh(&as->lock);
+	return 0;
+}
+
+void afib_hello_fill(struct afib_sock *as, struct afib_hello *h)
+{
+	afib_hello_build(h, as->rx_slots, as->seg_size, AFIB_MAX_MSG);
+}
+
+bool afib_rx_readable(struct afib_sock *as)
+{
+	return READ_ONCE(as->rx_msgs) || READ_ONCE(as->fin_rcvd) ||
+	       READ_ONCE(as->peer_gone);
+}
+
+/* Writable when a largest message, or half the window, could be posted. */
+bool afib_tx_writable(struct afib_sock *as)
+{
+	u32 want = min(afib_max_segs(as), as->peer.credits / 2);
+	u32 free = 0;
+	struct afib_buf *buf;
+	bool ok;
+
+	spin_lock_bh(&as->lock);
+	list_for_each_entry(buf, &as->tx_free, list)
+		if (++free >= want)
+			break;
+	ok = free >= want && afib_can_send(as->tx_credits, want, false);
+	spin_unlock_bh(&as->lock);
+	return ok;
+}
+
+bool afib_tx_idle(struct afib_sock *as)
+{
+	return !READ_ONCE(as->tx_inflight) || READ_ONCE(as->dead);
+}
+
+/* Can @segs segments go now?  Caller holds as->lock. */
+static bool __afib_tx_room(struct afib_sock *as, u32 segs)
+{
+	struct afib_buf *buf;
+	u32 free = 0;
+
+	if (!afib_can_send(as->tx_credits, segs, false))
+		return false;
+	list_for_each_entry(buf, &as->tx_free, list)
+		if (++free >= segs)
+			return true;
+	return false;
+}
+
+/* Is sending over?  Caller holds as->lock; sk_err is left in place. */
+static bool __afib_tx_over(struct afib_sock *as)
+{
+	struct sock *sk = &as->sk;
+
+	return READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
+	       as->peer_gone || as->fin_sent || as->dead;
+}
+
+static bool afib_tx_ready(struct afib_sock *as, u32 segs)
+{
+	bool ready;
+
+	spin_lock_bh(&as->lock);
+	ready = __afib_tx_over(as) || __afib_tx_room(as, segs);
+	spin_unlock_bh(&as->lock);
+	return ready;
+}
+
+/* Take @segs send buffers and credits, or say why not. */
+static int afib_tx_reserve(struct afib_sock *as, struct afib_buf **bufs,
+			   u32 segs)
+{
+	struct sock *sk = &as->sk;
+	int err = 0;
+	u32 i;
+
+	spin_lock_bh(&as->lock);
+	if (__afib_tx_over(as)) {
+		err = sock_error(sk) ?: -EPIPE;
+	} else if (!__afib_tx_room(as, segs)) {
+		err = -EAGAIN;
+	} else {
+		for (i = 0; i < segs; i++) {
+			bufs[i] = list_first_entry(&as->tx_free,
+						   struct afib_buf, list);
+			list_del(&bufs[i]->list);
+		}
+		as->tx_credits -= segs;
+		as->tx_inflight += segs;
+	}
+	spin_unlock_bh(&as->lock);
+	return err;
+}
+
+static void afib_tx_unreserve(struct afib_sock *as, struct afib_buf **bufs,
+			      u32 segs)
+{
+	u32 i;
+
+	spin_lock_bh(&as->lock);
+	for (i = 0; i < segs; i++)
+		list_add(&bufs[i]->list, &as->tx_free);
+	as->tx_credits += segs;
+	as->tx_inflight -= segs;
+	spin_unlock_bh(&as->lock);
+}
+
+static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
+			u32 segs, size_t len)
+{
+	struct ib_device *ibdev = as->dev->ibdev;
+	u32 lkey = as->dev->pd->local_dma_lkey;
+	u32 i, n, owed;
+	int err;
+
+	spin_lock_bh(&as->lock);
+	owed = min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
+	as->rx_owed -= owed;
+	spin_unlock_bh(&as->lock);
+
+	for (i = 0; i < segs; i++) {
+		struct ib_sge sge;
+		struct ib_send_wr wr = {
+			.wr_cqe		= &bufs[i]->cqe,
+			.sg_list	= &sge,
+			.opcode		= IB_WR_SEND_WITH_IMM,
+			.send_flags	= IB_SEND_SIGNALED,
+		};
+
+		n = min_t(size_t, len - (size_t)i * as->seg_size,
+			  as->seg_size);
+		if (n) {
+			ib_dma_sync_single_for_device(ibdev, bufs[i]->dma, n,
+						      DMA_TO_DEVICE);
+			sge.addr = bufs[i]->dma;
+			sge.length = n;
+			sge.lkey = lkey;
+			wr.num_sge = 1;
+		}
+		wr.ex.imm_data = afib_imm_encode(AFIB_MT_DATA, i + 1 == segs,
+						 i ? 0 : owed);
+		err = ib_post_send(as->qp, &wr, NULL);
+		if (err) {
+			/* The QP is broken; what was not posted is lost. */
+			spin_lock_bh(&as->lock);
+			for (; i < segs; i++)
+				list_add(&bufs[i]->list, &as->tx_free);
+			spin_unlock_bh(&as->lock);
+			afib_set_error(&as->sk, ECONNRESET);
+			return -ECONNRESET;
+		}
+	}
+	return 0;
+}
+
+#define AFIB_SEND_FLAGS	(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR | MSG_MORE | \
+			 MSG_CMSG_COMPAT)
+
+int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	struct afib_buf *bufs[AFIB_MAX_MSG / AFIB_SEG_SIZE];
+	u32 segs, i, n;
+	long timeo;
+	int err;
+
+	if (msg->msg_flags & ~AFIB_SEND_FLAGS)
+		return -EOPNOTSUPP;
+	if (msg->msg_controllen)
+		return -EINVAL;
+	switch (READ_ONCE(sk->sk_state)) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+		break;
+	default:
+		err = sock_error(sk);
+		if (!err)
+			err = READ_ONCE(as->peer_gone) ? -EPIPE : -ENOTCONN;
+		goto out;
+	}
+	if (len > AFIB_MAX_MSG)
+		return -EMSGSIZE;
+	segs = afib_msg_segs(len, as->seg_size);
+
+	if (mutex_lock_interruptible(&as->tx_lock))
+		return -ERESTARTSYS;
+	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	err = afib_wait(as, &timeo, afib_tx_ready(as, segs));
+	if (!err)
+		err = afib_tx_reserve(as, bufs, segs);
+	if (err)
+		goto unlock;
+
+	for (i = 0; i < segs; i++) {
+		n = min_t(size_t, len - (size_t)i * as->seg_size,
+			  as->seg_size);
+		if (n && copy_from_iter(page_address(bufs[i]->page), n,
+					&msg->msg_iter) != n) {
+			afib_tx_unreserve(as, bufs, segs);
+			err = -EFAULT;
+			goto unlock;
+		}
+	}
+	/* tx_lock keeps the QP alive: afib_kill() takes it first. */
+	err = afib_tx_post(as, bufs, segs, len);
+unlock:
+	mutex_unlock(&as->tx_lock);
+out:
+	if (err == -EPIPE && !(msg->msg_flags & MSG_NOSIGNAL))
+		send_sig(SIGPIPE, current, 0);
+	return err ?: len;
+}
+
+/* Anything for a reader: a message, an error or the end of the stream. */
+static bool afib_rx_ready(struct afib_sock *as)
+{
+	return afib_rx_readable(as) || READ_ONCE(as->sk.sk_err) ||
+	       (READ_ONCE(as->sk.sk_shutdown) & RCV_SHUTDOWN);
+}
+
+#define AFIB_RECV_FLAGS	(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_WAITALL | \
+			 MSG_CMSG_COMPAT | MSG_NOSIGNAL)
+
+int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
+		 int flags)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	struct afib_buf *buf, *eor = NULL;
+	u32 total = 0, copied = 0, n;
+	LIST_HEAD(local);
+	long timeo;
+	int err;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (flags & ~AFIB_RECV_FLAGS)
+		return -EINVAL;
+	switch (READ_ONCE(sk->sk_state)) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+		break;
+	case TCP_CLOSE:
+		if (READ_ONCE(as->peer_gone))
+			break;
+		fallthrough;
+	default:
+		return -ENOTCONN;
+	}
+
+	if (mutex_lock_interruptible(&as->rx_lock))
+		return -ERESTARTSYS;
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	err = afib_wait(as, &timeo, afib_rx_ready(as));
+	if (err)
+		goto unlock;
+
+	/* Detach one message; rx_lock makes us its only consumer. */
+	spin_lock_bh(&as->lock);
+	if (as->rx_msgs) {
+		list_for_each_entry(buf, &as->rx_queue, list) {
+			total += buf->len;
+			if (buf->eor) {
+				eor = buf;
+				break;
+			}
+		}
+	}
+	if (eor)
+		list_cut_position(&local, &as->rx_queue, &eor->list);
+	spin_unlock_bh(&as->lock);
+	if (!eor) {
+		/* Data first, then errors, then the end of the stream. */
+		err = sock_error(sk);
+		goto unlock;
+	}
+
+	list_for_each_entry(buf, &local, list) {
+		n = min_t(u32, buf->len, len - copied);
+		if (!n)
+			continue;
+		ib_dma_sync_single_for_cpu(as->dev->ibdev, buf->dma, n,
+					   DMA_FROM_DEVICE);
+		if (copy_to_iter(page_address(buf->page), n,
+				 &msg->msg_iter) != n) {
+			err = -EFAULT;
+			break;
+		}
+		copied += n;
+	}
+
+	spin_lock_bh(&as->lock);
+	if (flags & MSG_PEEK) {
+		list_splice(&local, &as->rx_queue);
+	} else {
+		as->rx_msgs--;
+		as->rx_bytes -= total;
+		list_for_each_entry(buf, &local, list)
+			if (!as->dead && !afib_post_recv(as, buf))
+				as->rx_owed++;
+		if (!as->dead)
+			__afib_ctrl_flush(as);
+	}
+	spin_unlock_bh(&as->lock);
+
+	if (!err) {
+		msg->msg_flags |= MSG_EOR;
+		if (total > len)
+			msg->msg_flags |= MSG_TRUNC;
+		err = (flags & MSG_TRUNC) ? total : copied;
+	}
+unlock:
+	mutex_unlock(&as->rx_lock);
+	return err;
+}

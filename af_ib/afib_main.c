@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * af_ib: InfiniBand/RDMA behind the socket API.
+ *
+ * Registers the AF_IB (27) socket family, which mainline reserves for
+ * native InfiniBand addresses but never registers.  SOCK_SEQPACKET
+ * sockets are reliable, ordered messages over an RC queue pair.
+ *
+ * The module carries MODULE_ALIAS_NETPROTO(PF_IB), so socket(AF_IB, ...)
+ * loads it on demand after a DKMS install, as it does for AF_SMC.  Only
+ * users with an RDMA device can get further than socket().
+ */
+#include <linux/module.h>
+#include <linux/net.h>
+#include <net/sock.h>
+#include "afib.h"
+
+struct proto afib_proto = {
+	.name		= "AF_IB",
+	.owner		= THIS_MODULE,
+	.obj_size	= sizeof(struct afib_sock),
+};
+
+static int afib_create(struct net *net, struct socket *sock, int protocol,
+		       int kern)
+{
+	struct sock *sk;
+
+	if (sock->type != SOCK_SEQPACKET)
+		return -ESOCKTNOSUPPORT;
+	if (protocol)
+		return -EPROTONOSUPPORT;
+
+	sk = afib_sk_alloc(net, sock, kern);
+	if (!sk)
+		return -ENOMEM;
+	sock->ops = &afib_seqpacket_ops;
+	sock->state = SS_UNCONNECTED;
+	return 0;
+}
+
+static const struct net_proto_family afib_family_ops = {
+	.family	= PF_IB,
+	.create	= afib_create,
+	.owner	= THIS_MODULE,
+};
+
+static int __init afib_init(void)
+{
+	int err;
+
+	err = proto_register(&afib_proto, 1);
+	if (err)
+		return err;
+	err = afib_ib_init();
+	if (err)
+		goto unregister_proto;
+	err = sock_register(&afib_family_ops);
+	if (err) {
+		pr_err("af_ib: family %d is taken (%d)\n", PF_IB, err);
+		goto unregister_client;
+	}
+	return 0;
+
+unregister_client:
+	afib_ib_exit();
+unregister_proto:
+	proto_unregister(&afib_proto);
+	return err;
+}
+
+static void __exit afib_exit(void)
+{
+	sock_unregister(PF_IB);
+	afib_ib_exit();
+	proto_unregister(&afib_proto);
+}
+
+module_init(afib_init);
+module_exit(afib_exit);
+
+MODULE_AUTHOR("The af_ib developers");
+MODULE_DESCRIPTION("AF_IB sockets: InfiniBand/RDMA behind the socket API");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS_NETPROTO(PF_IB);

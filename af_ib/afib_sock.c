@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * af_ib SOCK_SEQPACKET socket calls.
+ *
+ * States use TCP's numbering, as SMC does: CLOSE, LISTEN, SYN_SENT,
+ * SYN_RECV (a child accepting), ESTABLISHED.  A connection the peer or
+ * the fabric ended goes back to CLOSE with peer_gone set; what was
+ * received stays readable, then recv() returns 0.
+ */
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <net/sock.h>
+#include "afib.h"
+
+/* Upper bound on close()'s wait for sends to reach the peer. */
+#define AFIB_CLOSE_TIMEOUT	(2 * HZ)
+
+static struct lock_class_key afib_slock_key;
+static struct lock_class_key afib_lock_key;
+
+static void afib_destruct(struct sock *sk)
+{
+	struct afib_sock *as = afib_sk(sk);
+
+	WARN_ON_ONCE(as->qp || as->cm_id || as->dev);
+}
+
+struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern)
+{
+	struct afib_sock *as;
+	struct sock *sk;
+
+	sk = sk_alloc(net, PF_IB, GFP_KERNEL, &afib_proto, kern);
+	if (!sk)
+		return NULL;
+	sock_init_data(sock, sk);
+	sock_lock_init_class_and_name(sk, "slock-AF_IB-SEQPACKET",
+				      &afib_slock_key, "sk_lock-AF_IB-SEQPACKET",
+				      &afib_lock_key);
+	sk->sk_type = SOCK_SEQPACKET;
+	sk->sk_protocol = 0;
+	sk->sk_state = TCP_CLOSE;
+	sk->sk_destruct = afib_destruct;
+
+	as = afib_sk(sk);
+	mutex_init(&as->cm_lock);
+	mutex_init(&as->rx_lock);
+	mutex_init(&as->tx_lock);
+	spin_lock_init(&as->lock);
+	INIT_LIST_HEAD(&as->tx_free);
+	INIT_LIST_HEAD(&as->rx_queue);
+	INIT_LIST_HEAD(&as->accept_q);
+	INIT_LIST_HEAD(&as->accept_node);
+	INIT_LIST_HEAD(&as->dev_node);
+	as->family = AF_IB;
+	sk->sk_write_space = afib_write_space;
+	return sk;
+}
+
+static struct rdma_cm_id *afib_get_id(struct afib_sock *as)
+{
+	struct rdma_cm_id *id = as->cm_id;
+
+	return id ?: afib_create_id(as, sock_net(&as->sk));
+}
+
+static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	struct sockaddr_storage addr;
+	struct rdma_cm_id *id;
+	int family, err;
+
+	err = afib_addr_to_cm(uaddr, len, &addr, &family);
+	if (err)
+		return err;
+
+	lock_sock(sk);
+	if (as->bound || sk->sk_state != TCP_CLOSE || as->peer_gone) {
+		err = -EINVAL;
+		goto out;
+	}
+	id = afib_get_id(as);
+	if (IS_ERR(id)) {
+		err = PTR_ERR(id);
+		goto out;
+	}
+	if (sk->sk_reuse)
+		rdma_set_reuseaddr(id, 1);
+	err = rdma_bind_addr(id, (struct sockaddr *)&addr);
+	if (err == -ENODEV || err == -ENETDOWN)
+		err = -EADDRNOTAVAIL;
+	if (!err) {
+		as->bound = true;
+		as->family = family;
+	}
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int afib_listen(struct socket *sock, int backlog)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	struct sockaddr_in6 any = { .sin6_family = AF_INET6 };
+	struct rdma_cm_id *id;
+	int err = 0;
+
+	lock_sock(sk);
+	if (sock->state != SS_UNCONNECTED || as->peer_gone) {
+		err = -EINVAL;
+		goto out;
+	}
+	backlog = clamp(backlog, 0, (int)READ_ONCE(sock_net(sk)->core.sysctl_somaxconn));
+	if (sk->sk_state == TCP_LISTEN) {
+		WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+		goto out;
+	}
+	if (sk->sk_state != TCP_CLOSE) {
+		err = -EINVAL;
+		goto out;
+	}
+	id = afib_get_id(as);
+	if (IS_ERR(id)) {
+		err = PTR_ERR(id);
+		goto out;
+	}
+	if (!as->bound) {
+		/* Like TCP: listening unbound picks a port on any address. */
+		err = rdma_bind_addr(id, (struct sockaddr *)&any);
+		if (err)
+			goto out;
+		as->bound = true;
+	}
+	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+	err = rdma_listen(id, backlog ?: 1);
+	if (err)
+		goto out;
+	spin_lock_bh(&as->lock);
+	sk->sk_state = TCP_LISTEN;
+	spin_unlock_bh(&as->lock);
+out:
+	release_sock(sk);
+	return err;
+}
+
+#ifdef AFIB_HAVE_PROTO_ACCEPT_ARG
+static int afib_accept(struct socket *sock, struct socket *newsock,
+		       struct proto_accept_arg *arg)
+{
+	int flags = arg->flags;
+#else
+static int afib_accept(struct socket *sock, struct socket *newsock,
+		       int flags, bool kern)
+{
+#endif
+	struct sock *sk = sock->sk;
+	struct afib_sock *lis = afib_sk(sk);
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct afib_sock *child = NULL;
+	long timeo;
+	int err = 0;
+
+	lock_sock(sk);
+	if (sk->sk_state != TCP_LISTEN) {
+		err = -EINVAL;
+		goto out;
+	}
+	timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
+	for (;;) {
+		spin_lock_bh(&lis->lock);
+		child = list_first_entry_or_null(&lis->accept_q,
+						 struct afib_sock,
+						 accept_node);
+		if (child) {
+			list_del_init(&child->accept_node);
+			sk_acceptq_removed(sk);
+		}
+		spin_unlock_bh(&lis->lock);
+		if (child)
+			break;
+		err = sock_error(sk);
+		if (err)
+			goto out;
+		if (sk->sk_state != TCP_LISTEN) {
+			err = -EINVAL;
+			goto out;
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			goto out;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			goto out;
+		}
+		add_wait_queue(sk_sleep(sk), &wait);
+		sk_wait_event(sk, &timeo,
+			      !list_empty_careful(&lis->accept_q) ||
+			      READ_ONCE(sk->sk_err) ||
+			      READ_ONCE(sk->sk_state) != TCP_LISTEN, &wait);
+		remove_wait_queue(sk_sleep(sk), &wait);
+	}
+	release_sock(sk);
+
+	lock_sock(&child->sk);
+	sock_graft(&child->sk, newsock);
+	newsock->state = SS_CONNECTED;
+	child->parent = NULL;
+	release_sock(&child->sk);
+	sock_put(sk);		/* the child's reference on its listener */
+	return 0;
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* Wait for the connection attempt to end; lock_sock() held. */
+static int afib_wait_connect(struct sock *sk, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	int err = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	while (READ_ONCE(sk->sk_state) == TCP_SYN_SENT) {
+		if (!*timeo) {
+			err = -EINPROGRESS;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(*timeo);
+			break;
+		}
+		sk_wait_event(sk, timeo,
+			      READ_ONCE(sk->sk_state) != TCP_SYN_SENT, &wait);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return err;
+}
+
+static int afib_connect(struct socket *sock, struct sockaddr *uaddr,
+			int len, int flags)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	struct sockaddr_storage addr;
+	struct rdma_cm_id *id;
+	int family, err;
+	long timeo;
+
+	err = afib_addr_to_cm(uaddr, len, &addr, &family);
+	if (err)
+		return err;
+
+	lock_sock(sk);
+	switch (sock->state) {
+	case SS_CONNECTED:
+		err = -EISCONN;
+		goto out;
+	case SS_CONNECTING:
+		if (sk->sk_state == TCP_SYN_SENT) {
+			err = (flags & O_NONBLOCK) ? -EALREADY : 0;
+			if (err)
+				goto out;
+			goto wait;
+		}
+		/* finished, successfully or not: report as TCP does */
+		goto done;
+	default:
+		break;
+	}
+	if (sk->sk_state == TCP_LISTEN) {
+		err = -EISCONN;
+		goto out;
+	}
+	if (as->peer_gone || sk->sk_state != TCP_CLOSE) {
+		err = -EISCONN;
+		goto out;
+	}
+	id = afib_get_id(as);
+	if (IS_ERR(id)) {
+		err = PTR_ERR(id);
+		goto out;
+	}
+	if (!as->bound)
+		as->family = family;
+	sk->sk_state = TCP_SYN_SENT;
+	sock->state = SS_CONNECTING;
+	err = afib_cm_connect(as, (struct sockaddr *)&addr);
+	if (err) {
+		sk->sk_state = TCP_CLOSE;
+		sock->state = SS_UNCONNECTED;
+		if (err == -ENODEV || err == -ENETUNREACH)
+			err = -ENETUNREACH;
+		goto out;
+	}
+	as->bound = true;
+	if (flags & O_NONBLOCK) {
+		err = -EINPROGRESS;
+		goto out;
+	}
+wait:
+	timeo = sock_sndtimeo(sk, flags & O_NONBLOCK);
+	err = afib_wait_connect(sk, &timeo);
+	if (err)
+		goto out;	/* still connecting: EALREADY next time */
+done:
+	if (sk->sk_state == TCP_ESTABLISHED) {
+		sock->state = SS_CONNECTED;
+		err = 0;
+	} else {
+		err = sock_error(sk) ?: -ECONNREFUSED;
+		sock->state = SS_UNCONNECTED;
+	}
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int afib_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	struct sockaddr_storage tmp;
+	struct sockaddr_storage any = { .ss_family = AF_INET6 };
+	const struct sockaddr *cm = (struct sockaddr *)&any;
+	int len;
+
+	lock_sock(sk);
+	if (peer && (sk->sk_state != TCP_ESTABLISHED || !as->cm_id)) {
+		release_sock(sk);
+		return -ENOTCONN;
+	}
+	mutex_lock(&as->cm_lock);
+	if (as->cm_id) {
+		struct rdma_addr *a = &as->cm_id->route.addr;
+
+		cm = peer ? (struct sockaddr *)&a->dst_addr :
+			    (struct sockaddr *)&a->src_addr;
+		if (!cm->sa_family)
+			cm = (struct sockaddr *)&any;
+	}
+	if (as->family == AF_INET && cm->sa_family == AF_INET6 &&
+	    cm == (struct sockaddr *)&any)
+		any.ss_family = AF_INET;
+	len = afib_addr_from_cm(cm, as->family, &tmp);
+	mutex_unlock(&as->cm_lock);
+	release_sock(sk);
+	if (len < 0)
+		return len;
+	memcpy(uaddr, &tmp, len);
+	return len;
+}
+
+static __poll_t afib_poll(struct file *file, struct socket *sock,
+			  poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	__poll_t mask = 0;
+	int state;
+
+	sock_poll_wait(file, sock, wait);
+	state = inet_sk_state_load(sk);
+
+	if (state == TCP_LISTEN) {
+		if (!list_empty_careful(&as->accept_q))
+			mask |= EPOLLIN | EPOLLRDNORM;
+		if (READ_ONCE(sk->sk_err))
+			mask |= EPOLLERR;
+		return mask;
+	}
+
+	if (state == TCP_CLOSE ||
+	    READ_ONCE(sk->sk_shutdown) == SHUTDOWN_MASK)
+		mask |= EPOLLHUP;
+	if ((READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+	    READ_ONCE(as->fin_rcvd) || READ_ONCE(as->peer_gone))
+		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+	if (READ_ONCE(as->rx_msgs))
+		mask |= EPOLLIN | EPOLLRDNORM;
+
+	if (state == TCP_ESTABLISHED) {
+		if (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) {
+			mask |= EPOLLOUT | EPOLLWRNORM;
+		} else if (afib_tx_writable(as)) {
+			mask |= EPOLLOUT | EPOLLWRNORM;
+		} else {
+			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+			set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+			/* Paired with the wakeup in afib_tx_done(). */
+			smp_mb__after_atomic();
+			if (afib_tx_writable(as))
+				mask |= EPOLLOUT | EPOLLWRNORM;
+		}
+	} else if (state == TCP_CLOSE) {
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	}
+
+	/* Paired with the smp_wmb() in afib_set_error(). */
+	smp_rmb();
+	if (READ_ONCE(sk->sk_err))
+		mask |= EPOLLERR;
+	return mask;
+}
+
+static int afib_shutdown(struct socket *sock, int how)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	int mask, err = 0;
+
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return -EINVAL;
+	mask = how + 1;	/* SHUT_RD -> RCV_SHUTDOWN, ... */
+
+	lock_sock(sk);
+	if (sk->sk_state == TCP_LISTEN) {
+		if (mask & RCV_SHUTDOWN) {
+			WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | mask);
+			sk->sk_state_change(sk);
+		}
+		goto out;
+	}
+	if (sk->sk_state != TCP_ESTABLISHED) {
+		err = -ENOTCONN;
+		goto out;
+	}
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | mask);
+	sk->sk_state_change(sk);
+	if (mask & SEND_SHUTDOWN) {
+		/* Blocked senders saw SEND_SHUTDOWN; FIN goes after them. */
+		mutex_lock(&as->tx_lock);
+		afib_send_ctrl(as, AFIB_MT_FIN);
+		mutex_unlock(&as->tx_lock);
+	}
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int afib_info_get(struct afib_sock *as, struct afib_info *info)
+{
+	struct ib_qp_init_attr init;
+	struct ib_qp_attr attr;
+	struct rdma_cm_id *id;
+	int err;
+
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	info->max_msg_size = AFIB_MAX_MSG;
+	info->state = READ_ONCE(as->sk.sk_state);
+
+	mutex_lock(&as->rx_lock);
+	mutex_lock(&as->cm_lock);
+	id = as->cm_id;
+	if (id && id->device) {
+		strscpy(info->dev_name, dev_name(&id->device->dev),
+			sizeof(info->dev_name));
+		info->port = id->port_num;
+	}
+	mutex_unlock(&as->cm_lock);
+	if (as->qp) {
+		info->qp_num = as->qp->qp_num;
+		info->dest_qp_num = as->dest_qpn;
+		err = ib_query_qp(as->qp, &attr, IB_QP_PATH_MTU | IB_QP_AV,
+				  &init);
+		if (!err) {
+			const struct ib_global_route *grh;
+
+			if (attr.path_mtu)
+				info->path_mtu = ib_mtu_enum_to_int(attr.path_mtu);
+			grh = rdma_ah_read_grh(&attr.ah_attr);
+			if (rdma_ah_get_ah_flags(&attr.ah_attr) & IB_AH_GRH) {
+				memcpy(info->remote_gid, grh->dgid.raw, 16);
+				if (grh->sgid_attr)
+					memcpy(info->local_gid,
+					       grh->sgid_attr->gid.raw, 16);
+			}
+			rdma_destroy_ah_attr(&attr.ah_attr);
+			rdma_destroy_ah_attr(&attr.alt_ah_attr);
+		}
+	}
+	mutex_unlock(&as->rx_lock);
+	return 0;
+}
+
+static int afib_getsockopt(struct socket *sock, int level, int optname,
+			   char __user *optval, int __user *optlen)
+{
+	struct afib_sock *as = afib_sk(sock->sk);
+	struct afib_info info;
+	int len, val;
+
+	if (level != SOL_AFIB)
+		return -ENOPROTOOPT;
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+
+	switch (optname) {
+	case AFIB_MAX_MSG_SIZE:
+		if (len < (int)sizeof(int))
+			return -EINVAL;
+		val = AFIB_MAX_MSG;
+		len = sizeof(int);
+		if (copy_to_user(optval, &val, len))
+			return -EFAULT;
+		break;
+	case AFIB_INFO:
+		afib_info_get(as, &info);
+		len = min_t(int, len, sizeof(info));
+		info.size = len;
+		if (copy_to_user(optval, &info, len))
+			return -EFAULT;
+		break;
+	case AFIB_DEVICE:
+		afib_info_get(as, &info);
+		if (!info.dev_name[0])
+			return -ENOTCONN;
+		val = strlen(info.dev_name) + 1;
+		if (len < val)
+			return -EINVAL;
+		len = val;
+		if (copy_to_user(optval, info.dev_name, len))
+			return -EFAULT;
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	return put_user(len, optlen);
+}
+
+static int afib_setsockopt(struct socket *sock, int level, int optname,
+			   sockptr_t optval, unsigned int optlen)
+{
+	if (level != SOL_AFIB)
+		return -ENOPROTOOPT;
+	switch (optname) {
+	case AFIB_INFO:
+	case AFIB_MAX_MSG_SIZE:
+	case AFIB_DEVICE:
+		return -EPERM;	/* read only */
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+/* Orderly or abortive end of a connection, then release everything. */
+static void afib_teardown(struct afib_sock *as, bool abort)
+{
+	struct sock *sk = &as->sk;
+	struct rdma_cm_id *id;
+	long timeo;
+
+	if (as->qp && !as->dead && !as->peer_gone) {
+		if (abort || READ_ONCE(as->rx_msgs) ||
+		    (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime)) {
+			afib_send_ctrl(as, AFIB_MT_ABORT);
+		} else {
+			mutex_lock(&as->tx_lock);
+			afib_send_ctrl(as, AFIB_MT_FIN);
+			mutex_unlock(&as->tx_lock);
+		}
+		timeo = sock_flag(sk, SOCK_LINGER) ? sk->sk_lingertime :
+			AFIB_CLOSE_TIMEOUT;
+		afib_wait(as, &timeo, afib_tx_idle(as));
+	}
+	id = afib_take_id(as);
+	if (id && as->qp)
+		rdma_disconnect(id);
+	afib_kill(as, 0);
+	if (id) {
+		rdma_destroy_id(id);
+		sock_put(sk);	/* the id's reference */
+	}
+}
+
+/* Close a child that was never accepted (its listener is closing). */
+void afib_child_release(struct afib_sock *child)
+{
+	struct afib_sock *lis = child->parent;
+
+	afib_teardown(child, true);
+	child->parent = NULL;
+	sock_put(&lis->sk);	/* the child's reference on its listener */
+	sock_put(&child->sk);	/* the owner's reference */
+}
+
+static int afib_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as;
+	struct afib_sock *child, *tmp;
+	LIST_HEAD(children);
+	int state;
+
+	if (!sk)
+		return 0;
+	as = afib_sk(sk);
+
+	lock_sock(sk);
+	state = sk->sk_state;
+	spin_lock_bh(&as->lock);
+	sk->sk_state = TCP_CLOSE;
+	spin_unlock_bh(&as->lock);
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	release_sock(sk);
+
+	if (state == TCP_LISTEN) {
+		/* No new children after this; then drop the queued ones. */
+		afib_destroy_id(as);
+		spin_lock_bh(&as->lock);
+		list_splice_init(&as->accept_q, &children);
+		spin_unlock_bh(&as->lock);
+		list_for_each_entry_safe(child, tmp, &children, accept_node) {
+			list_del_init(&child->accept_node);
+			afib_child_release(child);
+		}
+	} else {
+		afib_teardown(as, false);
+	}
+
+	lock_sock(sk);
+	sock_orphan(sk);
+	sock->sk = NULL;
+	release_sock(sk);
+	sock_put(sk);		/* the owner's reference */
+	return 0;
+}
+
+const struct proto_ops afib_seqpacket_ops = {
+	.family		= PF_IB,
+	.owner		= THIS_MODULE,
+	.release	= afib_release,
+	.bind		= afib_bind,
+	.connect	= afib_connect,
+	.socketpair	= sock_no_socketpair,
+	.accept		= afib_accept,
+	.getname	= afib_getname,
+	.poll		= afib_poll,
+	.ioctl		= sock_no_ioctl,
+	.listen		= afib_listen,
+	.shutdown	= afib_shutdown,
+	.setsockopt	= afib_setsockopt,
+	.getsockopt	= afib_getsockopt,
+	.sendmsg	= afib_sendmsg,
+	.recvmsg	= afib_recvmsg,
+	.mmap		= sock_no_mmap,
+};
