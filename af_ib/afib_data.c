@@ -22,7 +22,7 @@
 #include "afib.h"
 
 /* Segment size of our buffers; peers negotiate min(ours, theirs). */
-#define AFIB_SEG_SIZE		4096U
+#define AFIB_SEG_SIZE		16384U
 #define AFIB_MAX_SLOTS		1024U
 /* Payload-less control sends in flight at once. */
 #define AFIB_CTRL_MAX		4U
@@ -63,7 +63,7 @@ static void afib_free_bufs(struct afib_sock *as, struct afib_buf *bufs,
 		if (!bufs[i].page)
 			continue;
 		ib_dma_unmap_page(ibdev, bufs[i].dma, as->seg_size, dir);
-		__free_page(bufs[i].page);
+		__free_pages(bufs[i].page, get_order(as->seg_size));
 	}
 	kfree(bufs);
 }
@@ -81,13 +81,13 @@ static struct afib_buf *afib_alloc_bufs(struct afib_sock *as, u32 n,
 	if (!bufs)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		bufs[i].page = alloc_page(GFP_KERNEL);
+		bufs[i].page = alloc_pages(GFP_KERNEL, get_order(as->seg_size));
 		if (!bufs[i].page)
 			goto err;
 		bufs[i].dma = ib_dma_map_page(ibdev, bufs[i].page, 0,
 					      as->seg_size, dir);
 		if (ib_dma_mapping_error(ibdev, bufs[i].dma)) {
-			__free_page(bufs[i].page);
+			__free_pages(bufs[i].page, get_order(as->seg_size));
 			bufs[i].page = NULL;
 			goto err;
 		}
