@@ -80,7 +80,10 @@ struct afib_buf {
  * @qp: the RC queue pair.
  * @qp_id: the rdma_cm id @qp was created on; alive while @qp is.
  * @dest_qpn: the peer's QP number.
- * @bound: bind() (or listen()'s implicit bind) succeeded.
+ * @bound: the id is bound (bind(), listen() or connect()).
+ * @user_bound: bind() succeeded; @src is the address.
+ * @tried: connect() was called: a new attempt needs a new id.
+ * @src: the address given to bind().
  * @family: address family reported by getsockname and friends.
  * @lock: protects the fields below it, BH safe.
  * @tx_credits: receive buffers the peer has available for us.
@@ -122,6 +125,9 @@ struct afib_sock {
 	struct rdma_cm_id	*qp_id;
 	u32			dest_qpn;
 	bool			bound;
+	bool			user_bound;
+	bool			tried;
+	struct sockaddr_storage	src;
 	int			family;
 
 	spinlock_t		lock;		/* fields below */

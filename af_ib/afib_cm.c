@@ -338,9 +338,11 @@ static int afib_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 		afib_kill(as, ENODEV);
 		lock_sock(sk);
 		state = sk->sk_state;
-		if (state != TCP_LISTEN)
-			sk->sk_state = TCP_CLOSE;
+		spin_lock_bh(&as->lock);
+		sk->sk_state = TCP_CLOSE;
+		spin_unlock_bh(&as->lock);
 		release_sock(sk);
+		sk->sk_state_change(sk);
 		if (as->parent && state == TCP_SYN_RECV)
 			return afib_child_drop(as);
 		if (afib_take_id(as) != id)

@@ -94,7 +94,9 @@ static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 		err = -EADDRNOTAVAIL;
 	if (!err) {
 		as->bound = true;
+		as->user_bound = true;
 		as->family = family;
+		as->src = addr;
 	}
 out:
 	release_sock(sk);
@@ -241,6 +243,47 @@ static int afib_wait_connect(struct sock *sk, long *timeo)
 	return err;
 }
 
+/*
+ * A failed attempt leaves the rdma_cm id unusable: start again with a
+ * new one, bound where the user bound the old one.  Called and returns
+ * with lock_sock() held, drops it meanwhile (rdma_destroy_id() waits for
+ * handlers, which take it).
+ */
+static int afib_connect_reset(struct afib_sock *as)
+{
+	struct sock *sk = &as->sk;
+	struct rdma_cm_id *id;
+
+	release_sock(sk);
+	afib_kill(as, 0);
+	afib_destroy_id(as);
+	lock_sock(sk);
+
+	spin_lock_bh(&as->lock);
+	as->dead = false;
+	as->peer_gone = false;
+	as->fin_pending = false;
+	as->fin_sent = false;
+	as->fin_rcvd = false;
+	as->tx_credits = 0;
+	as->rx_owed = 0;
+	as->ctrl_inflight = 0;
+	spin_unlock_bh(&as->lock);
+	as->bound = false;
+	as->tried = false;
+	if (as->cm_id || sk->sk_state != TCP_CLOSE)
+		return -EISCONN;	/* another thread got there first */
+	id = afib_create_id(as, sock_net(sk));
+	if (IS_ERR(id))
+		return PTR_ERR(id);
+	if (!as->user_bound)
+		return 0;
+	if (sk->sk_reuse)
+		rdma_set_reuseaddr(id, 1);
+	as->bound = !rdma_bind_addr(id, (struct sockaddr *)&as->src);
+	return as->bound ? 0 : -EADDRINUSE;
+}
+
 static int afib_connect(struct socket *sock, struct sockaddr *uaddr,
 			int len, int flags)
 {
@@ -280,6 +323,11 @@ static int afib_connect(struct socket *sock, struct sockaddr *uaddr,
 		err = -EISCONN;
 		goto out;
 	}
+	if (as->tried) {
+		err = afib_connect_reset(as);
+		if (err)
+			goto out;
+	}
 	id = afib_get_id(as);
 	if (IS_ERR(id)) {
 		err = PTR_ERR(id);
@@ -289,6 +337,7 @@ static int afib_connect(struct socket *sock, struct sockaddr *uaddr,
 		as->family = family;
 	sk->sk_state = TCP_SYN_SENT;
 	sock->state = SS_CONNECTING;
+	as->tried = true;
 	err = afib_cm_connect(as, (struct sockaddr *)&addr);
 	if (err) {
 		sk->sk_state = TCP_CLOSE;
@@ -312,7 +361,8 @@ done:
 		sock->state = SS_CONNECTED;
 		err = 0;
 	} else {
-		err = sock_error(sk) ?: -ECONNREFUSED;
+		/* As TCP: the error once, ECONNABORTED if already read. */
+		err = sock_error(sk) ?: -ECONNABORTED;
 		sock->state = SS_UNCONNECTED;
 	}
 out:
@@ -611,18 +661,18 @@ static int afib_release(struct socket *sock)
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	release_sock(sk);
 
-	if (state == TCP_LISTEN) {
-		/* No new children after this; then drop the queued ones. */
-		afib_destroy_id(as);
-		spin_lock_bh(&as->lock);
-		list_splice_init(&as->accept_q, &children);
-		spin_unlock_bh(&as->lock);
-		list_for_each_entry_safe(child, tmp, &children, accept_node) {
-			list_del_init(&child->accept_node);
-			afib_child_release(child);
-		}
-	} else {
+	if (state == TCP_LISTEN)
+		afib_destroy_id(as);	/* no new children after this */
+	else
 		afib_teardown(as, false);
+
+	/* A listener the device removal stopped may still hold children. */
+	spin_lock_bh(&as->lock);
+	list_splice_init(&as->accept_q, &children);
+	spin_unlock_bh(&as->lock);
+	list_for_each_entry_safe(child, tmp, &children, accept_node) {
+		list_del_init(&child->accept_node);
+		afib_child_release(child);
 	}
 
 	lock_sock(sk);
