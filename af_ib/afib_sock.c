@@ -11,6 +11,7 @@
 #include <linux/net.h>
 #include <linux/poll.h>
 #include <net/sock.h>
+#include <rdma/ib_cache.h>
 #include "afib.h"
 
 /* Upper bound on close()'s wait for sends to reach the peer. */
@@ -100,6 +101,9 @@ static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	}
 out:
 	release_sock(sk);
+	/* A failed bind can leave the id half bound: start afresh. */
+	if (err && err != -EINVAL)
+		afib_destroy_id(as);
 	return err;
 }
 
@@ -520,15 +524,21 @@ static int afib_info_get(struct afib_sock *as, struct afib_info *info)
 				  &init);
 		if (!err) {
 			const struct ib_global_route *grh;
+			const struct ib_gid_attr *sgid;
 
 			if (attr.path_mtu)
 				info->path_mtu = ib_mtu_enum_to_int(attr.path_mtu);
 			grh = rdma_ah_read_grh(&attr.ah_attr);
 			if (rdma_ah_get_ah_flags(&attr.ah_attr) & IB_AH_GRH) {
 				memcpy(info->remote_gid, grh->dgid.raw, 16);
-				if (grh->sgid_attr)
-					memcpy(info->local_gid,
-					       grh->sgid_attr->gid.raw, 16);
+				sgid = rdma_get_gid_attr(as->qp->device,
+							 rdma_ah_get_port_num(&attr.ah_attr),
+							 grh->sgid_index);
+				if (!IS_ERR(sgid)) {
+					memcpy(info->local_gid, sgid->gid.raw,
+					       16);
+					rdma_put_gid_attr(sgid);
+				}
 			}
 			rdma_destroy_ah_attr(&attr.ah_attr);
 			rdma_destroy_ah_attr(&attr.alt_ah_attr);
