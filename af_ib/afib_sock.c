@@ -10,6 +10,7 @@
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/poll.h>
+#include <linux/delay.h>
 #include <net/sock.h>
 #include <rdma/ib_cache.h>
 #include "afib.h"
@@ -628,7 +629,15 @@ static void afib_teardown(struct afib_sock *as, bool abort)
 		}
 		timeo = sock_flag(sk, SOCK_LINGER) ? sk->sk_lingertime :
 			AFIB_CLOSE_TIMEOUT;
-		afib_wait(as, &timeo, afib_tx_idle(as));
+		if (sk->sk_socket) {
+			afib_wait(as, &timeo, afib_tx_idle(as));
+		} else {
+			/* A child never accepted has no wait queue. */
+			unsigned long end = jiffies + timeo;
+
+			while (!afib_tx_idle(as) && time_before(jiffies, end))
+				usleep_range(500, 1000);
+		}
 	}
 	id = afib_take_id(as);
 	if (id && as->qp)
