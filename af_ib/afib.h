@@ -91,6 +91,8 @@ struct afib_buf {
  * @tx_inflight: send work requests not completed (data and control).
  * @ctrl_inflight: control sends not completed.
  * @rx_owed: buffers reposted but not yet reported to the peer.
+ * @peer_credits: credits the peer holds as far as we know: granted minus
+ *	messages received.
  * @rx_queue: received data segments in order.
  * @rx_msgs: complete messages (EOR seen) on @rx_queue.
  * @rx_bytes: payload bytes on @rx_queue.
@@ -136,6 +138,7 @@ struct afib_sock {
 	u32			tx_inflight;
 	u32			ctrl_inflight;
 	u32			rx_owed;
+	u32			peer_credits;
 	struct list_head	rx_queue;
 	u32			rx_msgs;
 	u32			rx_bytes;

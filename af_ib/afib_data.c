@@ -299,17 +299,20 @@ static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 		.opcode		= IB_WR_SEND_WITH_IMM,
 		.send_flags	= IB_SEND_SIGNALED,
 	};
+	u32 owed;
 	int err;
 
 	lockdep_assert_held(&as->lock);
 	if (as->dead || !as->qp || as->ctrl_inflight >= AFIB_CTRL_MAX ||
 	    !afib_can_send(as->tx_credits, 1, true))
 		return -EAGAIN;
-	wr.ex.imm_data = afib_imm_encode(type, false, as->rx_owed);
+	owed = min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
+	wr.ex.imm_data = afib_imm_encode(type, false, owed);
 	err = ib_post_send(as->qp, &wr, NULL);
 	if (err)
 		return err;
-	as->rx_owed -= min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
+	as->rx_owed -= owed;
+	as->peer_credits += owed;
 	as->tx_credits--;
 	as->tx_inflight++;
 	as->ctrl_inflight++;
@@ -324,7 +327,8 @@ static void __afib_ctrl_flush(struct afib_sock *as)
 		as->fin_pending = false;
 		as->fin_sent = true;
 	}
-	if (as->rx_owed >= as->credit_thresh && !as->peer_gone)
+	if (!as->peer_gone &&
+	    afib_credit_due(as->rx_owed, as->credit_thresh, as->peer_credits))
 		__afib_send_ctrl(as, AFIB_MT_CREDIT);
 }
 
@@ -378,6 +382,8 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	spin_lock(&as->lock);
 	as->tx_credits += credits;
+	if (as->peer_credits)
+		as->peer_credits--;
 	if (type == AFIB_MT_DATA) {
 		buf->len = wc->byte_len;
 		buf->eor = eor;
@@ -456,6 +462,7 @@ int afib_connected(struct afib_sock *as, const struct afib_hello_host *h)
 	spin_lock_bh(&as->lock);
 	as->peer = *h;
 	as->tx_credits = h->credits;
+	as->peer_credits = as->rx_slots;
 	as->credit_thresh = afib_credit_thresh(as->rx_slots,
 					       afib_max_segs(as));
 	spin_unlock_bh(&as->lock);
@@ -579,6 +586,7 @@ static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
 	spin_lock_bh(&as->lock);
 	owed = min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
 	as->rx_owed -= owed;
+	as->peer_credits += owed;
 	spin_unlock_bh(&as->lock);
 
 	for (i = 0; i < segs; i++) {
@@ -649,9 +657,12 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	if (mutex_lock_interruptible(&as->tx_lock))
 		return -ERESTARTSYS;
 	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
-	err = afib_wait(as, &timeo, afib_tx_ready(as, segs));
-	if (!err)
-		err = afib_tx_reserve(as, bufs, segs);
+	do {
+		err = afib_wait(as, &timeo, afib_tx_ready(as, segs));
+		/* A CREDIT sent meanwhile may have taken the credit we saw. */
+		if (!err)
+			err = afib_tx_reserve(as, bufs, segs);
+	} while (err == -EAGAIN && timeo);
 	if (err)
 		goto unlock;
 

@@ -18,7 +18,8 @@
  * per segment and keeps the last credit for control messages, so credit
  * updates can always flow (SDP's compliance point CA4-82 makes the same
  * rule).  A receiver sends a CREDIT message once it owes at least
- * afib_credit_thresh() credits and has nothing to piggyback them on.
+ * afib_credit_thresh() credits, or owes any while the peer has none left
+ * (see afib_credit_due()).
  *
  * The connection request and reply carry struct afib_hello as rdma_cm
  * private data.  Everything here is pure so KUnit can test it.
@@ -149,6 +150,24 @@ static inline u32 afib_credit_thresh(u32 rx_slots, u32 max_segs)
 	u32 hi = rx_slots > max_segs + 2 ? rx_slots - max_segs : 2;
 
 	return clamp_t(u32, rx_slots / 4, 2, hi);
+}
+
+/**
+ * afib_credit_due() - is a CREDIT message due?
+ * @owed: buffers reposted and not yet reported to the peer.
+ * @thresh: afib_credit_thresh() of this side.
+ * @peer_credits: credits the peer holds: granted minus received.
+ *
+ * Owing @thresh credits releases a peer waiting to send its largest
+ * message.  A peer with no credit left can send nothing, not even the
+ * credits it owes us: then every owed credit is due, so no side ever
+ * waits on a peer that cannot move.
+ *
+ * Return: true if a CREDIT message should be sent.
+ */
+static inline bool afib_credit_due(u32 owed, u32 thresh, u32 peer_credits)
+{
+	return owed >= thresh || (owed && !peer_credits);
 }
 
 /**

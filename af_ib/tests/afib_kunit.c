@@ -337,6 +337,134 @@ static void afib_credit_no_pingpong(struct kunit *test)
 	KUNIT_EXPECT_LT(test, msgs, 2);
 }
 
+/*
+ * Two peers exchanging messages under the credit rules, WR by WR, with
+ * readers that pause at random.  Every send must find a posted buffer
+ * (no RNR) and every message must arrive: no deadlock.
+ */
+#define SIM_WRS		256
+#define SIM_MSGS	400
+
+struct sim_wr {
+	u8 ctrl;
+	u8 eor;
+	u16 credits;
+};
+
+struct sim_side {
+	u32 slots, posted, owed, credits, peer_credits, thresh;
+	u32 queued_segs, queued_msgs, ctrl_in_flight;
+	u32 to_send, sent, consumed;
+	struct sim_wr wire[SIM_WRS];	/* WRs in flight towards the peer */
+	u32 head, tail;
+};
+
+static u32 sim_rand(u32 *seed)
+{
+	*seed = *seed * 1103515245 + 12345;
+	return *seed >> 16;
+}
+
+static void sim_post(struct kunit *test, struct sim_side *a, bool ctrl,
+		     bool eor, u32 credits)
+{
+	KUNIT_ASSERT_LT(test, a->tail - a->head, (u32)SIM_WRS);
+	a->wire[a->tail++ % SIM_WRS] = (struct sim_wr){ ctrl, eor, credits };
+	a->credits--;
+	a->peer_credits += credits;
+}
+
+static void sim_flush(struct kunit *test, struct sim_side *a)
+{
+	if (afib_credit_due(a->owed, a->thresh, a->peer_credits) &&
+	    afib_can_send(a->credits, 1, true)) {
+		sim_post(test, a, true, false, a->owed);
+		a->owed = 0;
+	}
+}
+
+static void sim_init(struct sim_side *a, u32 slots, u32 msgs)
+{
+	memset(a, 0, sizeof(*a));
+	a->slots = slots;
+	a->posted = slots;
+	a->credits = slots;		/* both sides use the same size */
+	a->peer_credits = slots;
+	a->thresh = afib_credit_thresh(slots, 4);
+	a->to_send = msgs;
+}
+
+static void afib_credit_sim(struct kunit *test)
+{
+	static const u32 slot_counts[] = { 6, 7, 13, 32 };
+	struct sim_side *s = kunit_kzalloc(test, 2 * sizeof(*s), GFP_KERNEL);
+	u32 seed = 42, i, step, k, segs;
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	for (i = 0; i < ARRAY_SIZE(slot_counts); i++) {
+		sim_init(&s[0], slot_counts[i], SIM_MSGS);
+		sim_init(&s[1], slot_counts[i], SIM_MSGS);
+		for (step = 0; step < 400000; step++) {
+			struct sim_side *a = &s[sim_rand(&seed) & 1], *b;
+			struct sim_wr wr;
+
+			b = a == &s[0] ? &s[1] : &s[0];
+			if (a->consumed == SIM_MSGS && b->consumed == SIM_MSGS)
+				break;
+			switch (sim_rand(&seed) % 4) {
+			case 0:		/* writer: messages of 1 to 4 segments */
+				segs = 1 + (a->sent * 7 + i) % 4;
+				if (a->sent == a->to_send ||
+				    !afib_can_send(a->credits, segs, false))
+					break;
+				for (k = 0; k < segs; k++)
+					sim_post(test, a, false, k + 1 == segs,
+						 k ? 0 : a->owed);
+				a->owed = 0;
+				a->sent++;
+				break;
+			case 1:		/* the wire delivers one WR to b */
+			case 2:
+				if (a->head == a->tail)
+					break;
+				wr = a->wire[a->head++ % SIM_WRS];
+				KUNIT_ASSERT_GT_MSG(test, b->posted, 0U,
+						    "RNR with %u slots",
+						    slot_counts[i]);
+				b->posted--;
+				b->credits += wr.credits;
+				if (b->peer_credits)
+					b->peer_credits--;
+				if (wr.ctrl) {
+					b->posted++;
+					b->owed++;
+				} else {
+					b->queued_segs++;
+					b->queued_msgs += wr.eor;
+				}
+				sim_flush(test, b);
+				break;
+			case 3:		/* reader, paused half the time */
+				if (!a->queued_msgs || (sim_rand(&seed) & 1))
+					break;
+				/* message n of the peer has this many segments */
+				segs = 1 + (a->consumed * 7 + i) % 4;
+				a->queued_segs -= segs;
+				a->queued_msgs--;
+				a->posted += segs;
+				a->owed += segs;
+				a->consumed++;
+				sim_flush(test, a);
+				break;
+			}
+		}
+		KUNIT_EXPECT_EQ_MSG(test, s[0].consumed, (u32)SIM_MSGS,
+				    "deadlock with %u slots", slot_counts[i]);
+		KUNIT_EXPECT_EQ_MSG(test, s[1].consumed, (u32)SIM_MSGS,
+				    "deadlock with %u slots", slot_counts[i]);
+	}
+}
+
 static struct kunit_case afib_addr_cases[] = {
 	KUNIT_CASE_PARAM(afib_sid_test, afib_sid_gen_params),
 	KUNIT_CASE(afib_addr_ib_v4mapped),
@@ -360,6 +488,7 @@ static struct kunit_case afib_proto_cases[] = {
 	KUNIT_CASE(afib_credit_rules),
 	KUNIT_CASE(afib_credit_thresh_bounds),
 	KUNIT_CASE(afib_credit_no_pingpong),
+	KUNIT_CASE(afib_credit_sim),
 	{}
 };
 
