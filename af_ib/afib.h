@@ -7,6 +7,8 @@
  *   lock_sock()          connection state, bind/listen/connect/accept
  *   afib_sock.rx_lock    one receiver at a time (a message is read whole)
  *   afib_sock.tx_lock    one sender at a time (a message is posted whole)
+ *   afib_sock.qp_lock    the QP pointer, for readers that must not wait
+ *                        behind a blocked sender or receiver
  *   afib_sock.lock       spinlock, BH: credits, buffer lists, accept queue
  *
  * Process context never calls rdma_destroy_id(), rdma_connect() or
@@ -106,6 +108,7 @@ struct afib_buf {
  * @parent: listener that owns this child until accept(), with a ref.
  * @rx_lock: serialises receivers.
  * @tx_lock: serialises senders.
+ * @qp_lock: protects @qp for getsockopt(); taken inside @tx_lock.
  * @rx_bufs: receive buffer array, @rx_slots long.
  * @tx_bufs: send buffer array, @tx_slots long.
  * @rx_slots: receive buffers posted on this QP.
@@ -153,6 +156,7 @@ struct afib_sock {
 
 	struct mutex		rx_lock;	/* one reader */
 	struct mutex		tx_lock;	/* one writer */
+	struct mutex		qp_lock;	/* @qp for getsockopt() */
 	struct afib_buf		*rx_bufs;
 	struct afib_buf		*tx_bufs;
 	u32			rx_slots;

@@ -331,7 +331,11 @@ static int afib_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 		return 0;
 
 	case RDMA_CM_EVENT_DISCONNECTED:
+		state = READ_ONCE(sk->sk_state);
 		afib_cm_disconnected(as, id);
+		/* A child gone before it was established is nobody's. */
+		if (as->parent && state == TCP_SYN_RECV)
+			return afib_child_drop(as);
 		return 0;
 
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:

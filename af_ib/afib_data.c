@@ -180,8 +180,10 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	err = rdma_create_qp(id, dev->pd, &attr);
 	if (err)
 		goto free_cq;
+	mutex_lock(&as->qp_lock);
 	as->qp = id->qp;
 	as->qp_id = id;
+	mutex_unlock(&as->qp_lock);
 
 	as->rx_bufs = afib_alloc_bufs(as, as->rx_slots, DMA_FROM_DEVICE,
 				      afib_rx_done);
@@ -205,9 +207,11 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 
 free_bufs:
 	ib_drain_qp(as->qp);
+	mutex_lock(&as->qp_lock);
 	rdma_destroy_qp(id);
 	as->qp = NULL;
 	as->qp_id = NULL;
+	mutex_unlock(&as->qp_lock);
 	INIT_LIST_HEAD(&as->tx_free);
 	afib_free_bufs(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
 	afib_free_bufs(as, as->rx_bufs, as->rx_slots, DMA_FROM_DEVICE);
@@ -224,7 +228,7 @@ unlock:
 	return err;
 }
 
-/* Caller holds rx_lock and tx_lock and has set as->dead. */
+/* Caller holds rx_lock, tx_lock and qp_lock and has set as->dead. */
 static void __afib_qp_destroy(struct afib_sock *as)
 {
 	if (!as->qp)
@@ -274,7 +278,9 @@ void afib_kill(struct afib_sock *as, int err)
 
 	mutex_lock(&as->rx_lock);
 	mutex_lock(&as->tx_lock);
+	mutex_lock(&as->qp_lock);
 	__afib_qp_destroy(as);
+	mutex_unlock(&as->qp_lock);
 	mutex_unlock(&as->tx_lock);
 	mutex_unlock(&as->rx_lock);
 }

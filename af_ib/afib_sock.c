@@ -49,6 +49,7 @@ struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern)
 	mutex_init(&as->cm_lock);
 	mutex_init(&as->rx_lock);
 	mutex_init(&as->tx_lock);
+	mutex_init(&as->qp_lock);
 	spin_lock_init(&as->lock);
 	INIT_LIST_HEAD(&as->tx_free);
 	INIT_LIST_HEAD(&as->rx_queue);
@@ -60,11 +61,48 @@ struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern)
 	return sk;
 }
 
+/* A scratch id sees no events: it is bound and destroyed at once. */
+static int afib_scratch_handler(struct rdma_cm_id *id,
+				struct rdma_cm_event *ev)
+{
+	return 0;
+}
+
 static struct rdma_cm_id *afib_get_id(struct afib_sock *as)
 {
 	struct rdma_cm_id *id = as->cm_id;
 
 	return id ?: afib_create_id(as, sock_net(&as->sk));
+}
+
+/*
+ * rdma_cm says EADDRNOTAVAIL both for an address that is not local and
+ * for a port taken where either binding is a wildcard; TCP says
+ * EADDRINUSE for the latter.  Tell them apart by binding a scratch id to
+ * the same address with port 0.
+ */
+static int afib_bind_errno(struct afib_sock *as, int err,
+			   const struct sockaddr_storage *addr)
+{
+	struct sockaddr_storage any_port = *addr;
+	struct rdma_cm_id *id;
+
+	if (err == -ENODEV || err == -ENETDOWN)
+		return -EADDRNOTAVAIL;
+	if (err != -EADDRNOTAVAIL)
+		return err;
+	if (any_port.ss_family == AF_INET)
+		((struct sockaddr_in *)&any_port)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&any_port)->sin6_port = 0;
+	id = rdma_create_id(sock_net(&as->sk), afib_scratch_handler, NULL,
+			    RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(id))
+		return err;
+	if (!rdma_bind_addr(id, (struct sockaddr *)&any_port))
+		err = -EADDRINUSE;
+	rdma_destroy_id(id);
+	return err;
 }
 
 static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
@@ -91,9 +129,8 @@ static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	}
 	if (sk->sk_reuse)
 		rdma_set_reuseaddr(id, 1);
-	err = rdma_bind_addr(id, (struct sockaddr *)&addr);
-	if (err == -ENODEV || err == -ENETDOWN)
-		err = -EADDRNOTAVAIL;
+	err = afib_bind_errno(as, rdma_bind_addr(id, (struct sockaddr *)&addr),
+			      &addr);
 	if (!err) {
 		as->bound = true;
 		as->user_bound = true;
@@ -509,7 +546,7 @@ static int afib_info_get(struct afib_sock *as, struct afib_info *info)
 	info->max_msg_size = AFIB_MAX_MSG;
 	info->state = READ_ONCE(as->sk.sk_state);
 
-	mutex_lock(&as->rx_lock);
+	mutex_lock(&as->qp_lock);
 	mutex_lock(&as->cm_lock);
 	id = as->cm_id;
 	if (id && id->device) {
@@ -545,7 +582,7 @@ static int afib_info_get(struct afib_sock *as, struct afib_info *info)
 			rdma_destroy_ah_attr(&attr.alt_ah_attr);
 		}
 	}
-	mutex_unlock(&as->rx_lock);
+	mutex_unlock(&as->qp_lock);
 	return 0;
 }
 
