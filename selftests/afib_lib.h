@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared helpers for the af_ib selftests.
+ *
+ * The tests run inside the test VM: dummy0 holds 192.0.2.1/24 and
+ * 2001:db8::1/64, rxe0 sits on dummy0 and af_ib.ko is loaded.  Client and
+ * server live in the same process and talk to the local address, so all
+ * traffic loops through rxe.
+ *
+ * Environment overrides: AFIB_IPV4/AFIB_IP4, AFIB_IPV6/AFIB_IP6, AFIB_GID
+ * (local addresses), AFIB_DEV/AFIB_RDMA_DEV (RDMA device name), AFIB_TIMEOUT_SCALE (multiplies every test
+ * timeout and wait, for slow emulated or debug kernels).
+ */
+#ifndef AFIB_LIB_H
+#define AFIB_LIB_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/af_ib.h>
+
+#include "kselftest_harness.h"
+
+/*
+ * Expected errno of socket(AF_IB, SOCK_DGRAM, 0).  SOCK_DGRAM is not
+ * implemented yet; set this to 0 once it is.
+ */
+#define AFIB_DGRAM_ERRNO	ESOCKTNOSUPPORT
+
+/* Address families every fixture is run with. */
+#define AFIB_VARIANTS(f)						\
+	FIXTURE_VARIANT_ADD(f, ipv4) { .family = AF_INET };		\
+	FIXTURE_VARIANT_ADD(f, ipv6) { .family = AF_INET6 };		\
+	FIXTURE_VARIANT_ADD(f, sockaddr_ib) { .family = AF_IB }
+
+static inline const char *afib_env(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+/* tools/vm/run exports AFIB_IP4, AFIB_IP6 and AFIB_RDMA_DEV. */
+static inline const char *afib_ip4(void)
+{
+	return afib_env("AFIB_IPV4", afib_env("AFIB_IP4", "192.0.2.1"));
+}
+
+static inline const char *afib_ip6(void)
+{
+	return afib_env("AFIB_IPV6", afib_env("AFIB_IP6", "2001:db8::1"));
+}
+
+static inline const char *afib_devname(void)
+{
+	return afib_env("AFIB_DEV", afib_env("AFIB_RDMA_DEV", "rxe0"));
+}
+
+/* Timeouts in seconds, scaled for slow kernels. */
+static inline int afib_tmo(int seconds)
+{
+	int k = atoi(afib_env("AFIB_TIMEOUT_SCALE", "1"));
+
+	return seconds * (k < 1 ? 1 : k);
+}
+
+/* A generous wait for something that should happen "soon", in ms. */
+#define AFIB_WAIT_MS	(afib_tmo(15) * 1000)
+
+static inline int64_t afib_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void afib_msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/*
+ * Fill @gid from @host: an IPv4 address becomes the IPv4-mapped GID
+ * ::ffff:a.b.c.d (what RoCE uses), anything else is parsed as IPv6.
+ */
+static inline int afib_parse_gid(const char *host, struct ib_addr *gid)
+{
+	struct in_addr a4;
+
+	memset(gid, 0, sizeof(*gid));
+	if (inet_pton(AF_INET, host, &a4) == 1) {
+		gid->sib_addr32[2] = htonl(0xffff);
+		gid->sib_addr32[3] = a4.s_addr;
+		return 0;
+	}
+	return inet_pton(AF_INET6, host, gid->sib_raw) == 1 ? 0 : -1;
+}
+
+/*
+ * Build an address of @family for @host (NULL: the local test address,
+ * "any": the wildcard) and @port.
+ */
+static inline socklen_t afib_addr_host(int family, const char *host,
+				       uint16_t port,
+				       struct sockaddr_storage *ss)
+{
+	bool any = host && !strcmp(host, "any");
+
+	memset(ss, 0, sizeof(*ss));
+	switch (family) {
+	case AF_INET: {
+		struct sockaddr_in *sin = (void *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		if (any)
+			sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		else if (inet_pton(AF_INET, host ?: afib_ip4(),
+				   &sin->sin_addr) != 1)
+			abort();
+		return sizeof(*sin);
+	}
+	case AF_INET6: {
+		struct sockaddr_in6 *sin6 = (void *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		if (any)
+			sin6->sin6_addr = in6addr_any;
+		else if (inet_pton(AF_INET6, host ?: afib_ip6(),
+				   &sin6->sin6_addr) != 1)
+			abort();
+		return sizeof(*sin6);
+	}
+	case AF_IB: {
+		struct sockaddr_ib *sib = (void *)ss;
+
+		sib->sib_family = AF_IB;
+		sib->sib_sid = htobe64(AFIB_SID_PS_TCP | port);
+		sib->sib_sid_mask = htobe64(~0ULL);
+		if (!any &&
+		    afib_parse_gid(host ?: afib_env("AFIB_GID", afib_ip4()),
+				   &sib->sib_addr))
+			abort();
+		return sizeof(*sib);
+	}
+	}
+	abort();
+}
+
+static inline socklen_t afib_addr(int family, uint16_t port,
+				  struct sockaddr_storage *ss)
+{
+	return afib_addr_host(family, NULL, port, ss);
+}
+
+static inline socklen_t afib_addr_len(int family)
+{
+	switch (family) {
+	case AF_INET:
+		return sizeof(struct sockaddr_in);
+	case AF_INET6:
+		return sizeof(struct sockaddr_in6);
+	case AF_IB:
+		return sizeof(struct sockaddr_ib);
+	}
+	return 0;
+}
+
+/* Port of an address, -1 if the family is not one of ours. */
+static inline int afib_port_of(const void *addr)
+{
+	const struct sockaddr *sa = addr;
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+	case AF_INET6:
+		return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+	case AF_IB:
+		return be64toh(((const struct sockaddr_ib *)addr)->sib_sid) &
+		       0xffff;
+	}
+	return -1;
+}
+
+/*
+ * Same family, same host address and same port (sockaddr_ib: same GID and
+ * same service ID).  Flow labels, scope ids, P_Keys and masks are ignored.
+ */
+static inline bool afib_same_addr(const void *a, const void *b)
+{
+	const struct sockaddr *x = a, *y = b;
+
+	if (x->sa_family != y->sa_family)
+		return false;
+	switch (x->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *p = a, *q = b;
+
+		return p->sin_port == q->sin_port &&
+		       p->sin_addr.s_addr == q->sin_addr.s_addr;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *p = a, *q = b;
+
+		return p->sin6_port == q->sin6_port &&
+		       !memcmp(&p->sin6_addr, &q->sin6_addr, 16);
+	}
+	case AF_IB: {
+		const struct sockaddr_ib *p = a, *q = b;
+
+		return p->sib_sid == q->sib_sid &&
+		       !memcmp(&p->sib_addr, &q->sib_addr, 16);
+	}
+	}
+	return false;
+}
+
+/* Human readable address, for logs.  Uses a static buffer ring. */
+static inline const char *afib_ntop(const void *addr)
+{
+	static char ring[4][128];
+	static int idx;
+	char *buf = ring[idx++ & 3];
+	const struct sockaddr *sa = addr;
+	char h[INET6_ADDRSTRLEN];
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr,
+			  h, sizeof(h));
+		snprintf(buf, 128, "%s:%d", h, afib_port_of(addr));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)addr)->sin6_addr,
+			  h, sizeof(h));
+		snprintf(buf, 128, "[%s]:%d", h, afib_port_of(addr));
+		break;
+	case AF_IB: {
+		const struct sockaddr_ib *sib = addr;
+
+		inet_ntop(AF_INET6, sib->sib_addr.sib_raw, h, sizeof(h));
+		snprintf(buf, 128, "ib[%s]sid=%#llx", h,
+			 (unsigned long long)be64toh(sib->sib_sid));
+		break;
+	}
+	default:
+		snprintf(buf, 128, "family=%d", sa->sa_family);
+	}
+	return buf;
+}
+
+static inline int afib_socket(int flags)
+{
+	return socket(AF_IB, SOCK_SEQPACKET | flags, 0);
+}
+
+static inline int afib_getport(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (void *)&ss, &len))
+		return -1;
+	return afib_port_of(&ss);
+}
+
+/*
+ * Listening socket bound to the local test address of @family, port 0.
+ * Returns the fd (port in *@port) or -1 with errno set.
+ */
+static inline int afib_listener(int family, int backlog, int flags,
+				uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = afib_addr(family, 0, &ss);
+	int fd = afib_socket(flags), p, e;
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (void *)&ss, len) || listen(fd, backlog))
+		goto err;
+	p = afib_getport(fd);
+	if (p <= 0) {
+		errno = EPROTO;
+		goto err;
+	}
+	if (port)
+		*port = p;
+	return fd;
+err:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Blocking connect to the local test address; fd or -1 with errno set. */
+static inline int afib_connect(int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = afib_addr(family, port, &ss);
+	int fd = afib_socket(0), e;
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (void *)&ss, len)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* poll() one fd; returns revents, 0 on timeout, -1 on error. */
+static inline int afib_poll1(int fd, short events, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int ret;
+
+	do {
+		ret = poll(&pfd, 1, ms);
+	} while (ret < 0 && errno == EINTR);
+	if (ret <= 0)
+		return ret;
+	return pfd.revents;
+}
+
+/*
+ * Wait until the connection is gone in both directions (POLLHUP).  Like
+ * TCP between FIN and RST, a send right after EOF may still succeed.
+ */
+static inline int afib_wait_hup(int fd)
+{
+	int64_t end = afib_now_ms() + AFIB_WAIT_MS;
+	int rev;
+
+	do {
+		rev = afib_poll1(fd, POLLIN | POLLRDHUP, 100);
+		if (rev & (POLLHUP | POLLERR))
+			return rev;
+	} while (afib_now_ms() < end);
+	return rev;
+}
+
+/* Deterministic payload: byte i of message @seed. */
+static inline uint8_t afib_byte(uint32_t seed, size_t i)
+{
+	uint32_t x = seed * 2654435761u + (uint32_t)i * 40503u;
+
+	x ^= x >> 13;
+	return (uint8_t)(x ^ (x >> 7) ^ (i >> 8));
+}
+
+static inline void afib_fill(void *buf, size_t len, uint32_t seed)
+{
+	uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = afib_byte(seed, i);
+}
+
+/* Offset of the first bad byte, or -1 if @buf holds message @seed. */
+static inline long afib_check(const void *buf, size_t len, uint32_t seed)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != afib_byte(seed, i))
+			return i;
+	return -1;
+}
+
+static inline uint32_t afib_csum(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t a = 1, b = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		a = (a + p[i]) % 65521;
+		b = (b + a) % 65521;
+	}
+	return (b << 16) | a;
+}
+
+/* A page that is guaranteed to be unmapped. */
+static inline void *afib_bad_ptr(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		abort();
+	munmap(p, pg);
+	return p;
+}
+
+static inline int afib_max_msg(int fd)
+{
+	int v = -1;
+	socklen_t l = sizeof(v);
+
+	if (getsockopt(fd, SOL_AFIB, AFIB_MAX_MSG_SIZE, &v, &l))
+		return -1;
+	return v;
+}
+
+static inline void afib_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+#endif /* AFIB_LIB_H */
