@@ -79,7 +79,8 @@ static struct rdma_cm_id *afib_get_id(struct afib_sock *as)
  * rdma_cm says EADDRNOTAVAIL both for an address that is not local and
  * for a port taken where either binding is a wildcard; TCP says
  * EADDRINUSE for the latter.  Tell them apart by binding a scratch id to
- * the same address with port 0.
+ * the same address with port 0.  Without lock_sock(): rdma_destroy_id()
+ * takes the handler mutex, which is outside it.
  */
 static int afib_bind_errno(struct afib_sock *as, int err,
 			   const struct sockaddr_storage *addr)
@@ -109,8 +110,8 @@ static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
+	struct rdma_cm_id *id, *failed = NULL;
 	struct sockaddr_storage addr;
-	struct rdma_cm_id *id;
 	int family, err;
 
 	err = afib_addr_to_cm(uaddr, len, &addr, &family);
@@ -129,19 +130,23 @@ static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	}
 	if (sk->sk_reuse)
 		rdma_set_reuseaddr(id, 1);
-	err = afib_bind_errno(as, rdma_bind_addr(id, (struct sockaddr *)&addr),
-			      &addr);
+	err = rdma_bind_addr(id, (struct sockaddr *)&addr);
 	if (!err) {
 		as->bound = true;
 		as->user_bound = true;
 		as->family = family;
 		as->src = addr;
+	} else {
+		/* It may be left half bound: the next call starts afresh. */
+		failed = afib_take_id(as);
 	}
 out:
 	release_sock(sk);
-	/* A failed bind can leave the id half bound: start afresh. */
-	if (err && err != -EINVAL)
-		afib_destroy_id(as);
+	if (failed) {
+		rdma_destroy_id(failed);
+		sock_put(sk);	/* the id's reference */
+		err = afib_bind_errno(as, err, &addr);
+	}
 	return err;
 }
 
