@@ -93,8 +93,6 @@ struct afib_buf {
  * @tx_inflight: send work requests not completed (data and control).
  * @ctrl_inflight: control sends not completed.
  * @rx_owed: buffers reposted but not yet reported to the peer.
- * @peer_credits: credits the peer holds as far as we know: granted minus
- *	messages received.
  * @rx_queue: received data segments in order.
  * @rx_msgs: complete messages (EOR seen) on @rx_queue.
  * @rx_bytes: payload bytes on @rx_queue.
@@ -111,7 +109,8 @@ struct afib_buf {
  * @qp_lock: protects @qp for getsockopt(); taken inside @tx_lock.
  * @rx_bufs: receive buffer array, @rx_slots long.
  * @tx_bufs: send buffer array, @tx_slots long.
- * @rx_slots: receive buffers posted on this QP.
+ * @rx_slots: receive buffers announced to the peer; one more is posted
+ *	for the peer's FIN or ABORT.
  * @tx_slots: send buffers.
  * @seg_size: size of our receive buffers (and of send buffers).
  * @peer: the peer's hello: its segment size, message limit, credits.
@@ -141,7 +140,6 @@ struct afib_sock {
 	u32			tx_inflight;
 	u32			ctrl_inflight;
 	u32			rx_owed;
-	u32			peer_credits;
 	struct list_head	rx_queue;
 	u32			rx_msgs;
 	u32			rx_bytes;

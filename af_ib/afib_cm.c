@@ -143,7 +143,7 @@ static int afib_cm_route_resolved(struct afib_sock *as,
 }
 
 /* Active side: the peer accepted. */
-static void afib_cm_established(struct afib_sock *as,
+static void afib_cm_established(struct afib_sock *as, struct rdma_cm_id *id,
 				const struct rdma_cm_event *ev)
 {
 	struct sock *sk = &as->sk;
@@ -155,7 +155,7 @@ static void afib_cm_established(struct afib_sock *as,
 	if (!err)
 		err = afib_connected(as, &peer);
 	if (err) {
-		rdma_disconnect(as->qp_id);
+		rdma_disconnect(id);
 		afib_connect_failed(as, EPROTO);
 		return;
 	}
@@ -207,11 +207,15 @@ static int afib_cm_child_established(struct afib_sock *child)
 	if (lis->sk.sk_state == TCP_LISTEN && !child->dead) {
 		list_add_tail(&child->accept_node, &lis->accept_q);
 		queued = true;
+		/*
+		 * Under the lock: once it is dropped, accept() may take the
+		 * child and its reference on @lis, and @lis may be freed.
+		 */
+		lis->sk.sk_data_ready(&lis->sk);
 	}
 	spin_unlock_bh(&lis->lock);
 	if (!queued)
 		return afib_child_drop(child);
-	lis->sk.sk_data_ready(&lis->sk);
 	return 0;
 }
 
@@ -317,7 +321,7 @@ static int afib_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 	case RDMA_CM_EVENT_ESTABLISHED:
 		if (as->parent)
 			return afib_cm_child_established(as);
-		afib_cm_established(as, ev);
+		afib_cm_established(as, id, ev);
 		return 0;
 
 	case RDMA_CM_EVENT_ADDR_ERROR:

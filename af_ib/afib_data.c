@@ -118,6 +118,20 @@ static int afib_post_recv(struct afib_sock *as, struct afib_buf *buf)
 	return ib_post_recv(as->qp, &wr, NULL);
 }
 
+/*
+ * Repost a consumed buffer and owe the peer its credit; a repost that
+ * fails breaks the connection.  Caller holds as->lock, socket not dead.
+ */
+static void __afib_repost(struct afib_sock *as, struct afib_buf *buf)
+{
+	if (!afib_post_recv(as, buf)) {
+		as->rx_owed++;
+		return;
+	}
+	as->peer_gone = true;
+	WRITE_ONCE(as->sk.sk_err, ECONNRESET);
+}
+
 /**
  * afib_qp_create() - create the CQ, QP and buffers of a socket.
  * @as: the socket, not yet connected.
@@ -159,8 +173,9 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	as->tx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_sndbuf) / as->seg_size,
 			       afib_max_segs(as), AFIB_MAX_SLOTS);
 
+	as->credit_thresh = afib_credit_thresh(as->rx_slots, afib_max_segs(as));
 	as->cq = ib_alloc_cq(dev->ibdev, as,
-			     as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 2,
+			     as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 3,
 			     0, IB_POLL_SOFTIRQ);
 	if (IS_ERR(as->cq)) {
 		err = PTR_ERR(as->cq);
@@ -172,7 +187,7 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	attr.send_cq = as->cq;
 	attr.recv_cq = as->cq;
 	attr.cap.max_send_wr = as->tx_slots + AFIB_CTRL_MAX + 1;
-	attr.cap.max_recv_wr = as->rx_slots + 1;
+	attr.cap.max_recv_wr = as->rx_slots + 2;	/* + FIN, + drain */
 	attr.cap.max_send_sge = 1;
 	attr.cap.max_recv_sge = 1;
 	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
@@ -185,7 +200,7 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	as->qp_id = id;
 	mutex_unlock(&as->qp_lock);
 
-	as->rx_bufs = afib_alloc_bufs(as, as->rx_slots, DMA_FROM_DEVICE,
+	as->rx_bufs = afib_alloc_bufs(as, as->rx_slots + 1, DMA_FROM_DEVICE,
 				      afib_rx_done);
 	as->tx_bufs = afib_alloc_bufs(as, as->tx_slots, DMA_TO_DEVICE,
 				      afib_tx_done);
@@ -195,7 +210,7 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	}
 	for (i = 0; i < as->tx_slots; i++)
 		list_add_tail(&as->tx_bufs[i].list, &as->tx_free);
-	for (i = 0; i < as->rx_slots; i++) {
+	for (i = 0; i < as->rx_slots + 1; i++) {
 		err = afib_post_recv(as, &as->rx_bufs[i]);
 		if (err)
 			goto free_bufs;
@@ -214,7 +229,7 @@ free_bufs:
 	mutex_unlock(&as->qp_lock);
 	INIT_LIST_HEAD(&as->tx_free);
 	afib_free_bufs(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
-	afib_free_bufs(as, as->rx_bufs, as->rx_slots, DMA_FROM_DEVICE);
+	afib_free_bufs(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
 	as->tx_bufs = NULL;
 	as->rx_bufs = NULL;
 free_cq:
@@ -249,7 +264,7 @@ static void __afib_qp_destroy(struct afib_sock *as)
 	spin_unlock_bh(&as->lock);
 
 	afib_free_bufs(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
-	afib_free_bufs(as, as->rx_bufs, as->rx_slots, DMA_FROM_DEVICE);
+	afib_free_bufs(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
 	as->tx_bufs = NULL;
 	as->rx_bufs = NULL;
 	afib_dev_detach(as);
@@ -305,12 +320,15 @@ static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 		.opcode		= IB_WR_SEND_WITH_IMM,
 		.send_flags	= IB_SEND_SIGNALED,
 	};
+	bool credit;
 	u32 owed;
 	int err;
 
 	lockdep_assert_held(&as->lock);
+	/* FIN and ABORT use the buffer the peer keeps for them. */
+	credit = type == AFIB_MT_CREDIT;
 	if (as->dead || !as->qp || as->ctrl_inflight >= AFIB_CTRL_MAX ||
-	    !afib_can_send(as->tx_credits, 1, true))
+	    (credit && !afib_can_send(as->tx_credits, 1, true)))
 		return -EAGAIN;
 	owed = min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
 	wr.ex.imm_data = afib_imm_encode(type, false, owed);
@@ -318,8 +336,7 @@ static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 	if (err)
 		return err;
 	as->rx_owed -= owed;
-	as->peer_credits += owed;
-	as->tx_credits--;
+	as->tx_credits -= credit;
 	as->tx_inflight++;
 	as->ctrl_inflight++;
 	return 0;
@@ -333,8 +350,7 @@ static void __afib_ctrl_flush(struct afib_sock *as)
 		as->fin_pending = false;
 		as->fin_sent = true;
 	}
-	if (!as->peer_gone &&
-	    afib_credit_due(as->rx_owed, as->credit_thresh, as->peer_credits))
+	if (!as->peer_gone && afib_credit_due(as->rx_owed, as->credit_thresh))
 		__afib_send_ctrl(as, AFIB_MT_CREDIT);
 }
 
@@ -388,8 +404,6 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	spin_lock(&as->lock);
 	as->tx_credits += credits;
-	if (as->peer_credits)
-		as->peer_credits--;
 	if (type == AFIB_MT_DATA) {
 		buf->len = wc->byte_len;
 		buf->eor = eor;
@@ -399,14 +413,21 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 			as->rx_msgs++;
 			wake_rx = true;
 		}
+	} else if (type == AFIB_MT_CREDIT) {
+		if (!as->dead)
+			__afib_repost(as, buf);
+	} else if (as->fin_rcvd || as->peer_gone) {
+		/* A second FIN or ABORT: the peer broke the protocol. */
+		as->peer_gone = true;
+		type = AFIB_MT_ABORT;
+		wake_rx = true;
 	} else {
+		/* The spare buffer took it; nothing to repost or report. */
 		if (type == AFIB_MT_FIN)
 			as->fin_rcvd = true;
-		else if (type == AFIB_MT_ABORT)
+		else
 			as->peer_gone = true;
-		wake_rx = type != AFIB_MT_CREDIT;
-		if (!as->dead && !afib_post_recv(as, buf))
-			as->rx_owed++;
+		wake_rx = true;
 	}
 	if (!as->dead)
 		__afib_ctrl_flush(as);
@@ -463,14 +484,15 @@ static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc)
  */
 int afib_connected(struct afib_sock *as, const struct afib_hello_host *h)
 {
-	if (h->seg_size < as->seg_size)
+	/* Our largest message to it must fit its window, reserve kept. */
+	if (h->seg_size < as->seg_size ||
+	    h->credits <= afib_msg_segs(min(AFIB_MAX_MSG, h->max_msg),
+					as->seg_size))
 		return -EPROTO;
 	spin_lock_bh(&as->lock);
 	as->peer = *h;
-	as->tx_credits = h->credits;
-	as->peer_credits = as->rx_slots;
-	as->credit_thresh = afib_credit_thresh(as->rx_slots,
-					       afib_max_segs(as));
+	/* += : data the peer sent before our ESTABLISHED returned some. */
+	as->tx_credits += h->credits;
 	spin_unlock_bh(&as->lock);
 	return 0;
 }
@@ -592,7 +614,6 @@ static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
 	spin_lock_bh(&as->lock);
 	owed = min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
 	as->rx_owed -= owed;
-	as->peer_credits += owed;
 	spin_unlock_bh(&as->lock);
 
 	for (i = 0; i < segs; i++) {
@@ -618,10 +639,12 @@ static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
 						 i ? 0 : owed);
 		err = ib_post_send(as->qp, &wr, NULL);
 		if (err) {
-			/* The QP is broken; what was not posted is lost. */
+			/* The QP is broken: the connection is over. */
 			spin_lock_bh(&as->lock);
+			as->tx_inflight -= segs - i;
 			for (; i < segs; i++)
 				list_add(&bufs[i]->list, &as->tx_free);
+			as->peer_gone = true;
 			spin_unlock_bh(&as->lock);
 			afib_set_error(&as->sk, ECONNRESET);
 			return -ECONNRESET;
@@ -656,7 +679,7 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			err = READ_ONCE(as->peer_gone) ? -EPIPE : -ENOTCONN;
 		goto out;
 	}
-	if (len > AFIB_MAX_MSG)
+	if (len > min(AFIB_MAX_MSG, as->peer.max_msg))
 		return -EMSGSIZE;
 	segs = afib_msg_segs(len, as->seg_size);
 
@@ -776,11 +799,11 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	} else {
 		as->rx_msgs--;
 		as->rx_bytes -= total;
-		list_for_each_entry(buf, &local, list)
-			if (!as->dead && !afib_post_recv(as, buf))
-				as->rx_owed++;
-		if (!as->dead)
+		if (!as->dead) {
+			list_for_each_entry(buf, &local, list)
+				__afib_repost(as, buf);
 			__afib_ctrl_flush(as);
+		}
 	}
 	spin_unlock_bh(&as->lock);
 

@@ -13,13 +13,15 @@
  *   bits 24..27  type: DATA, CREDIT (no payload), FIN (no more messages),
  *                ABORT (connection reset by the sender)
  *
- * Control messages (CREDIT, FIN, ABORT) carry no payload but consume a
- * receive buffer like any SEND.  Flow control: a sender needs one credit
- * per segment and keeps the last credit for control messages, so credit
- * updates can always flow (SDP's compliance point CA4-82 makes the same
- * rule).  A receiver sends a CREDIT message once it owes at least
- * afib_credit_thresh() credits, or owes any while the peer has none left
- * (see afib_credit_due()).
+ * Control messages carry no payload but consume a receive buffer like
+ * any SEND.  Flow control: a sender needs one credit per segment and
+ * keeps the last credit for CREDIT messages, so credit updates can always
+ * flow (SDP's compliance point CA4-82 makes the same rule).  A receiver
+ * sends a CREDIT message once it owes at least afib_credit_thresh()
+ * credits.  FIN and ABORT end a direction, so at most one of them is ever
+ * sent each way: each side posts one buffer more than it announces and
+ * FIN or ABORT lands there without a credit, so ending a stream never
+ * takes the credit a CREDIT message needs.
  *
  * The connection request and reply carry struct afib_hello as rdma_cm
  * private data.  Everything here is pure so KUnit can test it.
@@ -156,18 +158,12 @@ static inline u32 afib_credit_thresh(u32 rx_slots, u32 max_segs)
  * afib_credit_due() - is a CREDIT message due?
  * @owed: buffers reposted and not yet reported to the peer.
  * @thresh: afib_credit_thresh() of this side.
- * @peer_credits: credits the peer holds: granted minus received.
- *
- * Owing @thresh credits releases a peer waiting to send its largest
- * message.  A peer with no credit left can send nothing, not even the
- * credits it owes us: then every owed credit is due, so no side ever
- * waits on a peer that cannot move.
  *
  * Return: true if a CREDIT message should be sent.
  */
-static inline bool afib_credit_due(u32 owed, u32 thresh, u32 peer_credits)
+static inline bool afib_credit_due(u32 owed, u32 thresh)
 {
-	return owed >= thresh || (owed && !peer_credits);
+	return owed >= thresh;
 }
 
 /**

@@ -150,6 +150,47 @@ out:
 	return err;
 }
 
+/*
+ * A failed attempt leaves the rdma_cm id unusable: start again with a
+ * new one, bound where the user bound the old one.  Called and returns
+ * with lock_sock() held, drops it meanwhile (rdma_destroy_id() waits for
+ * handlers, which take it).
+ */
+static int afib_connect_reset(struct afib_sock *as)
+{
+	struct sock *sk = &as->sk;
+	struct rdma_cm_id *id;
+
+	release_sock(sk);
+	afib_kill(as, 0);
+	afib_destroy_id(as);
+	lock_sock(sk);
+
+	spin_lock_bh(&as->lock);
+	as->dead = false;
+	as->peer_gone = false;
+	as->fin_pending = false;
+	as->fin_sent = false;
+	as->fin_rcvd = false;
+	as->tx_credits = 0;
+	as->rx_owed = 0;
+	as->ctrl_inflight = 0;
+	spin_unlock_bh(&as->lock);
+	as->bound = false;
+	as->tried = false;
+	if (as->cm_id || sk->sk_state != TCP_CLOSE)
+		return -EISCONN;	/* another thread got there first */
+	id = afib_create_id(as, sock_net(sk));
+	if (IS_ERR(id))
+		return PTR_ERR(id);
+	if (!as->user_bound)
+		return 0;
+	if (sk->sk_reuse)
+		rdma_set_reuseaddr(id, 1);
+	as->bound = !rdma_bind_addr(id, (struct sockaddr *)&as->src);
+	return as->bound ? 0 : -EADDRINUSE;
+}
+
 static int afib_listen(struct socket *sock, int backlog)
 {
 	struct sock *sk = sock->sk;
@@ -171,6 +212,11 @@ static int afib_listen(struct socket *sock, int backlog)
 	if (sk->sk_state != TCP_CLOSE) {
 		err = -EINVAL;
 		goto out;
+	}
+	if (as->tried) {
+		err = afib_connect_reset(as);
+		if (err)
+			goto out;
 	}
 	id = afib_get_id(as);
 	if (IS_ERR(id)) {
@@ -290,47 +336,6 @@ static int afib_wait_connect(struct sock *sk, long *timeo)
 	return err;
 }
 
-/*
- * A failed attempt leaves the rdma_cm id unusable: start again with a
- * new one, bound where the user bound the old one.  Called and returns
- * with lock_sock() held, drops it meanwhile (rdma_destroy_id() waits for
- * handlers, which take it).
- */
-static int afib_connect_reset(struct afib_sock *as)
-{
-	struct sock *sk = &as->sk;
-	struct rdma_cm_id *id;
-
-	release_sock(sk);
-	afib_kill(as, 0);
-	afib_destroy_id(as);
-	lock_sock(sk);
-
-	spin_lock_bh(&as->lock);
-	as->dead = false;
-	as->peer_gone = false;
-	as->fin_pending = false;
-	as->fin_sent = false;
-	as->fin_rcvd = false;
-	as->tx_credits = 0;
-	as->rx_owed = 0;
-	as->ctrl_inflight = 0;
-	spin_unlock_bh(&as->lock);
-	as->bound = false;
-	as->tried = false;
-	if (as->cm_id || sk->sk_state != TCP_CLOSE)
-		return -EISCONN;	/* another thread got there first */
-	id = afib_create_id(as, sock_net(sk));
-	if (IS_ERR(id))
-		return PTR_ERR(id);
-	if (!as->user_bound)
-		return 0;
-	if (sk->sk_reuse)
-		rdma_set_reuseaddr(id, 1);
-	as->bound = !rdma_bind_addr(id, (struct sockaddr *)&as->src);
-	return as->bound ? 0 : -EADDRINUSE;
-}
-
 static int afib_connect(struct socket *sock, struct sockaddr *uaddr,
 			int len, int flags)
 {
@@ -366,14 +371,15 @@ static int afib_connect(struct socket *sock, struct sockaddr *uaddr,
 		err = -EISCONN;
 		goto out;
 	}
-	if (as->peer_gone || sk->sk_state != TCP_CLOSE) {
-		err = -EISCONN;
-		goto out;
-	}
 	if (as->tried) {
+		/* A new attempt after a failed one (never connected). */
 		err = afib_connect_reset(as);
 		if (err)
 			goto out;
+	}
+	if (as->peer_gone || sk->sk_state != TCP_CLOSE) {
+		err = -EISCONN;
+		goto out;
 	}
 	id = afib_get_id(as);
 	if (IS_ERR(id)) {
@@ -504,6 +510,8 @@ static __poll_t afib_poll(struct file *file, struct socket *sock,
 	return mask;
 }
 
+static void afib_drop_children(struct afib_sock *lis);
+
 static int afib_shutdown(struct socket *sock, int how)
 {
 	struct sock *sk = sock->sk;
@@ -516,11 +524,17 @@ static int afib_shutdown(struct socket *sock, int how)
 
 	lock_sock(sk);
 	if (sk->sk_state == TCP_LISTEN) {
-		if (mask & RCV_SHUTDOWN) {
-			WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | mask);
-			sk->sk_state_change(sk);
-		}
-		goto out;
+		if (!(mask & RCV_SHUTDOWN))
+			goto out;
+		/* As TCP: stop listening; accept() then fails with EINVAL. */
+		spin_lock_bh(&as->lock);
+		sk->sk_state = TCP_CLOSE;
+		spin_unlock_bh(&as->lock);
+		sk->sk_state_change(sk);
+		release_sock(sk);
+		afib_destroy_id(as);
+		afib_drop_children(as);
+		return 0;
 	}
 	if (sk->sk_state != TCP_ESTABLISHED) {
 		err = -ENOTCONN;
@@ -702,12 +716,25 @@ void afib_child_release(struct afib_sock *child)
 	sock_put(&child->sk);	/* the owner's reference */
 }
 
+/* Close the children a listener holds; it takes no new ones. */
+static void afib_drop_children(struct afib_sock *lis)
+{
+	struct afib_sock *child, *tmp;
+	LIST_HEAD(children);
+
+	spin_lock_bh(&lis->lock);
+	list_splice_init(&lis->accept_q, &children);
+	spin_unlock_bh(&lis->lock);
+	list_for_each_entry_safe(child, tmp, &children, accept_node) {
+		list_del_init(&child->accept_node);
+		afib_child_release(child);
+	}
+}
+
 static int afib_release(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as;
-	struct afib_sock *child, *tmp;
-	LIST_HEAD(children);
 	int state;
 
 	if (!sk)
@@ -728,13 +755,7 @@ static int afib_release(struct socket *sock)
 		afib_teardown(as, false);
 
 	/* A listener the device removal stopped may still hold children. */
-	spin_lock_bh(&as->lock);
-	list_splice_init(&as->accept_q, &children);
-	spin_unlock_bh(&as->lock);
-	list_for_each_entry_safe(child, tmp, &children, accept_node) {
-		list_del_init(&child->accept_node);
-		afib_child_release(child);
-	}
+	afib_drop_children(as);
 
 	lock_sock(sk);
 	sock_orphan(sk);

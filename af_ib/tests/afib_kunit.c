@@ -339,22 +339,24 @@ static void afib_credit_no_pingpong(struct kunit *test)
 
 /*
  * Two peers exchanging messages under the credit rules, WR by WR, with
- * readers that pause at random.  Every send must find a posted buffer
- * (no RNR) and every message must arrive: no deadlock.
+ * readers that pause at random, each ending its stream with FIN.  Every
+ * send must find a posted buffer (no RNR) and every message must
+ * arrive: no deadlock.
  */
 #define SIM_WRS		256
 #define SIM_MSGS	400
 
 struct sim_wr {
-	u8 ctrl;
+	u8 type;
 	u8 eor;
 	u16 credits;
 };
 
 struct sim_side {
-	u32 slots, posted, owed, credits, peer_credits, thresh;
-	u32 queued_segs, queued_msgs, ctrl_in_flight;
+	u32 slots, posted, owed, credits, thresh;
+	u32 queued_segs, queued_msgs;
 	u32 to_send, sent, consumed;
+	bool fin_sent, fin_rcvd;
 	struct sim_wr wire[SIM_WRS];	/* WRs in flight towards the peer */
 	u32 head, tail;
 };
@@ -365,20 +367,21 @@ static u32 sim_rand(u32 *seed)
 	return *seed >> 16;
 }
 
-static void sim_post(struct kunit *test, struct sim_side *a, bool ctrl,
-		     bool eor, u32 credits)
+static void sim_post(struct kunit *test, struct sim_side *a,
+		     enum afib_msg_type type, bool eor, u32 credits)
 {
 	KUNIT_ASSERT_LT(test, a->tail - a->head, (u32)SIM_WRS);
-	a->wire[a->tail++ % SIM_WRS] = (struct sim_wr){ ctrl, eor, credits };
-	a->credits--;
-	a->peer_credits += credits;
+	a->wire[a->tail++ % SIM_WRS] = (struct sim_wr){ type, eor, credits };
+	/* FIN lands in the buffer the peer keeps spare for it. */
+	if (type != AFIB_MT_FIN)
+		a->credits--;
 }
 
 static void sim_flush(struct kunit *test, struct sim_side *a)
 {
-	if (afib_credit_due(a->owed, a->thresh, a->peer_credits) &&
+	if (afib_credit_due(a->owed, a->thresh) &&
 	    afib_can_send(a->credits, 1, true)) {
-		sim_post(test, a, true, false, a->owed);
+		sim_post(test, a, AFIB_MT_CREDIT, false, a->owed);
 		a->owed = 0;
 	}
 }
@@ -387,9 +390,8 @@ static void sim_init(struct sim_side *a, u32 slots, u32 msgs)
 {
 	memset(a, 0, sizeof(*a));
 	a->slots = slots;
-	a->posted = slots;
+	a->posted = slots + 1;		/* + the spare for FIN */
 	a->credits = slots;		/* both sides use the same size */
-	a->peer_credits = slots;
 	a->thresh = afib_credit_thresh(slots, 4);
 	a->to_send = msgs;
 }
@@ -409,16 +411,25 @@ static void afib_credit_sim(struct kunit *test)
 			struct sim_wr wr;
 
 			b = a == &s[0] ? &s[1] : &s[0];
-			if (a->consumed == SIM_MSGS && b->consumed == SIM_MSGS)
+			if (a->consumed == SIM_MSGS &&
+			    b->consumed == SIM_MSGS &&
+			    a->fin_rcvd && b->fin_rcvd)
 				break;
 			switch (sim_rand(&seed) % 4) {
 			case 0:		/* writer: messages of 1 to 4 segments */
 				segs = 1 + (a->sent * 7 + i) % 4;
+				if (a->sent == a->to_send && !a->fin_sent) {
+					sim_post(test, a, AFIB_MT_FIN, false,
+						 a->owed);
+					a->owed = 0;
+					a->fin_sent = true;
+				}
 				if (a->sent == a->to_send ||
 				    !afib_can_send(a->credits, segs, false))
 					break;
 				for (k = 0; k < segs; k++)
-					sim_post(test, a, false, k + 1 == segs,
+					sim_post(test, a, AFIB_MT_DATA,
+						 k + 1 == segs,
 						 k ? 0 : a->owed);
 				a->owed = 0;
 				a->sent++;
@@ -433,9 +444,10 @@ static void afib_credit_sim(struct kunit *test)
 						    slot_counts[i]);
 				b->posted--;
 				b->credits += wr.credits;
-				if (b->peer_credits)
-					b->peer_credits--;
-				if (wr.ctrl) {
+				if (wr.type == AFIB_MT_FIN) {
+					KUNIT_ASSERT_FALSE(test, b->fin_rcvd);
+					b->fin_rcvd = true;
+				} else if (wr.type == AFIB_MT_CREDIT) {
 					b->posted++;
 					b->owed++;
 				} else {
@@ -462,6 +474,7 @@ static void afib_credit_sim(struct kunit *test)
 				    "deadlock with %u slots", slot_counts[i]);
 		KUNIT_EXPECT_EQ_MSG(test, s[1].consumed, (u32)SIM_MSGS,
 				    "deadlock with %u slots", slot_counts[i]);
+		KUNIT_EXPECT_TRUE(test, s[0].fin_rcvd && s[1].fin_rcvd);
 	}
 }
 
