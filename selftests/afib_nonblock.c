@@ -411,4 +411,42 @@ TEST_F_TIMEOUT(nb, connect_nonblock_then_block, afib_tmo(30))
 	close(fd);
 }
 
+struct acceptor {
+	int lfd, ret, err;
+};
+
+static void *accept_fn(void *arg)
+{
+	struct acceptor *a = arg;
+
+	a->ret = accept(a->lfd, NULL, NULL);
+	a->err = errno;
+	return NULL;
+}
+
+/*
+ * As TCP: shutdown(SHUT_RD) of a listener stops it.  A blocked accept()
+ * wakes with EINVAL and new connections are refused.
+ */
+TEST_F_TIMEOUT(nb, shutdown_listener, afib_tmo(30))
+{
+	struct acceptor a = { .lfd = self->lfd };
+	pthread_t t;
+	int fd;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, accept_fn, &a));
+	afib_msleep(200);
+	ASSERT_EQ(0, shutdown(self->lfd, SHUT_RDWR));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-1, a.ret);
+	EXPECT_EQ(EINVAL, a.err) TH_LOG("accept: %s", strerror(a.err));
+	fd = afib_connect(variant->family, self->port);
+	EXPECT_GT(0, fd);
+	EXPECT_EQ(ECONNREFUSED, errno) TH_LOG("connect: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(-1, accept(self->lfd, NULL, NULL));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_HARNESS_MAIN
