@@ -198,7 +198,6 @@ void afib_set_error(struct sock *sk, int err);
 
 /* afib_data.c: queues and the data path */
 int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id);
-void afib_qp_destroy(struct afib_sock *as);
 void afib_kill(struct afib_sock *as, int err);
 int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len);
 int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
@@ -207,7 +206,6 @@ int afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type);
 int afib_connected(struct afib_sock *as, const struct afib_hello_host *h);
 void afib_hello_fill(struct afib_sock *as, struct afib_hello *h);
 bool afib_tx_idle(struct afib_sock *as);
-bool afib_rx_readable(struct afib_sock *as);
 bool afib_tx_writable(struct afib_sock *as);
 void afib_write_space(struct sock *sk);
 
@@ -241,6 +239,5 @@ void afib_write_space(struct sock *sk);
 
 /* afib_sock.c */
 struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern);
-void afib_child_release(struct afib_sock *as);
 
 #endif /* _AFIB_H */

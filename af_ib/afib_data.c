@@ -502,7 +502,7 @@ void afib_hello_fill(struct afib_sock *as, struct afib_hello *h)
 	afib_hello_build(h, as->rx_slots, as->seg_size, AFIB_MAX_MSG);
 }
 
-bool afib_rx_readable(struct afib_sock *as)
+static bool afib_rx_readable(struct afib_sock *as)
 {
 	return READ_ONCE(as->rx_msgs) || READ_ONCE(as->fin_rcvd) ||
 	       READ_ONCE(as->peer_gone);

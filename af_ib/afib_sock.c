@@ -706,7 +706,7 @@ static void afib_teardown(struct afib_sock *as, bool abort)
 }
 
 /* Close a child that was never accepted (its listener is closing). */
-void afib_child_release(struct afib_sock *child)
+static void afib_child_release(struct afib_sock *child)
 {
 	struct afib_sock *lis = child->parent;
 
