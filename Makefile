@@ -16,7 +16,7 @@ endif
 KDIR := $(patsubst %/,%,$(KDIR))
 KREL = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 BUILD = $(SRC)/build/$(KREL)
-SOURCES = Kbuild $(shell cd $(SRC) && find af_ib sdp include -name '*.[ch]')
+SOURCES = Kbuild $(shell cd $(SRC) && find af_ib sdp include -name '*.[ch]' 2>/dev/null)
 
 all:
 	$(MAKE) -C $(KDIR) M=$(SRC) modules

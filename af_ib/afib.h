@@ -7,13 +7,17 @@
  *   lock_sock()          connection state, bind/listen/connect/accept
  *   afib_sock.rx_lock    one receiver at a time (a message is read whole)
  *   afib_sock.tx_lock    one sender at a time (a message is posted whole)
- *   afib_sock.qp_lock    the QP pointer, for readers that must not wait
- *                        behind a blocked sender or receiver
- *   afib_sock.lock       spinlock, BH: credits, buffer lists, accept queue
+ *   afib_sock.qp_lock    creation and destruction of the QP, CQ and
+ *                        buffer mappings; getsockopt()'s view of them
+ *   afib_sock.lock       spinlock, BH: credits, buffers, posting, accept
+ *                        queue
  *
  * Process context never calls rdma_destroy_id(), rdma_connect() or
  * rdma_accept() with lock_sock() held: those take the handler_mutex.
  * Completion handlers run in softirq and take only afib_sock.lock.
+ * Work requests are posted only under afib_sock.lock, after checking
+ * afib_sock.dead, so afib_kill() never waits for a reader or a writer
+ * (who may be stuck in a page fault on the user's buffer).
  */
 #ifndef _AFIB_H
 #define _AFIB_H
@@ -56,18 +60,28 @@ struct afib_dev {
 /**
  * struct afib_buf - one segment buffer, receive or send.
  * @cqe: completion entry of the work request using it.
- * @list: on a free or a received list.
- * @dma: DMA address of @page.
+ * @list: on the received list (receive buffers).
+ * @rwr: receive work request (receive buffers).
+ * @swr: send work request (send buffers).
+ * @sge: the one scatter/gather entry of @rwr or @swr.
+ * @dma: DMA address of @page; 0 when unmapped.
  * @page: the memory.
  * @len: received length (receive buffers).
+ * @seq: ring position after this buffer (send buffers).
  * @eor: end of message (receive buffers).
  */
 struct afib_buf {
 	struct ib_cqe		cqe;
 	struct list_head	list;
+	union {
+		struct ib_recv_wr	rwr;
+		struct ib_send_wr	swr;
+	};
+	struct ib_sge		sge;
 	u64			dma;
 	struct page		*page;
 	u32			len;
+	u32			seq;
 	bool			eor;
 };
 
@@ -89,8 +103,14 @@ struct afib_buf {
  * @family: address family reported by getsockname and friends.
  * @lock: protects the fields below it, BH safe.
  * @tx_credits: receive buffers the peer has available for us.
- * @tx_free: send buffers not posted.
- * @tx_inflight: send work requests not completed (data and control).
+ * @tx_head: send ring position of the next buffer to take (free running).
+ * @tx_tail: send ring position of the oldest buffer not completed.  Only
+ *	the last work request of a message is signaled; its completion
+ *	frees the ring up to it (an RC send queue completes in order).
+ * @tx_want: segments a blocked sender or poller waits for; 0 if none.
+ *	Completions wake writers only when that much room is free.
+ * @tx_busy: a sender holds buffers it has not posted yet: FIN waits.
+ * @drain_wait: someone waits for afib_tx_idle().
  * @ctrl_inflight: control sends not completed.
  * @rx_owed: buffers reposted but not yet reported to the peer.
  * @rx_queue: received data segments in order.
@@ -106,9 +126,11 @@ struct afib_buf {
  * @parent: listener that owns this child until accept(), with a ref.
  * @rx_lock: serialises receivers.
  * @tx_lock: serialises senders.
- * @qp_lock: protects @qp for getsockopt(); taken inside @tx_lock.
- * @rx_bufs: receive buffer array, @rx_slots long.
- * @tx_bufs: send buffer array, @tx_slots long.
+ * @qp_lock: serialises creation and destruction of the verbs resources.
+ * @rx_bufs: receive buffer array, @rx_slots + 1 long.  Its pages outlive
+ *	afib_kill() (a reader may be copying from one) until the socket is
+ *	destroyed or reconnects; afib_kill() only unmaps them.
+ * @tx_bufs: send buffer array, @tx_slots long; likewise.
  * @rx_slots: receive buffers announced to the peer; one more is posted
  *	for the peer's FIN or ABORT.
  * @tx_slots: send buffers.
@@ -136,8 +158,11 @@ struct afib_sock {
 
 	spinlock_t		lock;		/* fields below */
 	u32			tx_credits;
-	struct list_head	tx_free;
-	u32			tx_inflight;
+	u32			tx_head;
+	u32			tx_tail;
+	u32			tx_want;
+	bool			tx_busy;
+	bool			drain_wait;
 	u32			ctrl_inflight;
 	u32			rx_owed;
 	struct list_head	rx_queue;
@@ -154,7 +179,7 @@ struct afib_sock {
 
 	struct mutex		rx_lock;	/* one reader */
 	struct mutex		tx_lock;	/* one writer */
-	struct mutex		qp_lock;	/* @qp for getsockopt() */
+	struct mutex		qp_lock;	/* verbs resources */
 	struct afib_buf		*rx_bufs;
 	struct afib_buf		*tx_bufs;
 	u32			rx_slots;
@@ -199,6 +224,7 @@ void afib_set_error(struct sock *sk, int err);
 /* afib_data.c: queues and the data path */
 int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id);
 void afib_kill(struct afib_sock *as, int err);
+void afib_free_bufs(struct afib_sock *as);
 int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len);
 int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		 int flags);

@@ -6,15 +6,20 @@
  * Receive buffers are pages posted on the RQ; a completed data segment is
  * appended to rx_queue and recvmsg() copies whole messages out of it,
  * then reposts the buffers and owes the peer that many credits.  Send
- * buffers are pages on tx_free; sendmsg() waits until the whole message
- * fits (buffers and credits), copies it in and posts it as one chain, so a
- * message is never half sent and a signal or timeout never splits one.
- * Credits ride on every message's immediate value; see afib_proto.h.
+ * buffers form a ring; sendmsg() waits until the whole message fits
+ * (buffers and credits), copies it in and posts it as one chain of which
+ * only the last work request is signaled, so a message is never half
+ * sent and a signal or timeout never splits one.  Credits ride on every
+ * message's immediate value; see afib_proto.h.
  *
- * Softirq handlers post (control sends, reposts of control buffers) only
- * under afib_sock.lock after checking afib_sock.dead; process context
- * posts under rx_lock or tx_lock, which afib_kill() takes before it
- * destroys the QP.
+ * Work requests are posted under afib_sock.lock after checking
+ * afib_sock.dead; user memory is copied outside it.  afib_kill() sets
+ * dead, then destroys the QP under qp_lock and unmaps the buffers; their
+ * pages stay until the socket goes (afib_free_bufs()), so a reader or
+ * writer still copying never touches freed memory.
+ *
+ * Writers are woken only when the room they wait for is there (tx_want),
+ * and a tx completion does not wake a reader sleeping on the same queue.
  */
 #include <linux/sched/signal.h>
 #include <linux/uio.h>
@@ -51,21 +56,41 @@ static u32 afib_max_segs(struct afib_sock *as)
 	return afib_msg_segs(AFIB_MAX_MSG, as->seg_size);
 }
 
-static void afib_free_bufs(struct afib_sock *as, struct afib_buf *bufs,
-			   u32 n, enum dma_data_direction dir)
+static void afib_unmap_array(struct afib_sock *as, struct afib_buf *bufs,
+			     u32 n, enum dma_data_direction dir)
 {
 	struct ib_device *ibdev = as->dev->ibdev;
 	u32 i;
 
-	if (!bufs)
-		return;
-	for (i = 0; i < n; i++) {
-		if (!bufs[i].page)
+	for (i = 0; bufs && i < n; i++) {
+		if (!bufs[i].dma)
 			continue;
 		ib_dma_unmap_page(ibdev, bufs[i].dma, as->seg_size, dir);
-		__free_pages(bufs[i].page, get_order(as->seg_size));
+		bufs[i].dma = 0;
 	}
+}
+
+static void afib_free_array(struct afib_sock *as, struct afib_buf *bufs,
+			    u32 n)
+{
+	u32 i;
+
+	for (i = 0; bufs && i < n; i++)
+		if (bufs[i].page)
+			__free_pages(bufs[i].page, get_order(as->seg_size));
 	kfree(bufs);
+}
+
+/**
+ * afib_free_bufs() - free the buffers a dead socket kept.
+ * @as: a socket without a QP, and without readers or writers.
+ */
+void afib_free_bufs(struct afib_sock *as)
+{
+	afib_free_array(as, as->rx_bufs, as->rx_slots + 1);
+	afib_free_array(as, as->tx_bufs, as->tx_slots);
+	as->rx_bufs = NULL;
+	as->tx_bufs = NULL;
 }
 
 static struct afib_buf *afib_alloc_bufs(struct afib_sock *as, u32 n,
@@ -87,49 +112,109 @@ static struct afib_buf *afib_alloc_bufs(struct afib_sock *as, u32 n,
 		bufs[i].dma = ib_dma_map_page(ibdev, bufs[i].page, 0,
 					      as->seg_size, dir);
 		if (ib_dma_mapping_error(ibdev, bufs[i].dma)) {
-			__free_pages(bufs[i].page, get_order(as->seg_size));
-			bufs[i].page = NULL;
+			bufs[i].dma = 0;
 			goto err;
 		}
 		bufs[i].cqe.done = done;
+		bufs[i].sge.addr = bufs[i].dma;
+		bufs[i].sge.lkey = as->dev->pd->local_dma_lkey;
 		INIT_LIST_HEAD(&bufs[i].list);
 	}
 	return bufs;
 err:
-	afib_free_bufs(as, bufs, n, dir);
+	afib_unmap_array(as, bufs, n, dir);
+	afib_free_array(as, bufs, n);
 	return NULL;
 }
 
-static int afib_post_recv(struct afib_sock *as, struct afib_buf *buf)
+/*
+ * Post the receive buffers on @bufs (linked by @list) as one chain.
+ * Caller holds as->lock, or owns the QP alone (creation).
+ */
+static int afib_post_recvs(struct afib_sock *as, struct list_head *bufs)
 {
-	struct ib_sge sge = {
-		.addr	= buf->dma,
-		.length	= as->seg_size,
-		.lkey	= as->dev->pd->local_dma_lkey,
-	};
-	struct ib_recv_wr wr = {
-		.wr_cqe		= &buf->cqe,
-		.sg_list	= &sge,
-		.num_sge	= 1,
-	};
+	struct ib_recv_wr *first = NULL, **next = &first;
+	struct afib_buf *buf;
 
-	ib_dma_sync_single_for_device(as->dev->ibdev, buf->dma, as->seg_size,
-				      DMA_FROM_DEVICE);
-	return ib_post_recv(as->qp, &wr, NULL);
+	list_for_each_entry(buf, bufs, list) {
+		ib_dma_sync_single_for_device(as->dev->ibdev, buf->dma,
+					      as->seg_size, DMA_FROM_DEVICE);
+		buf->sge.length = as->seg_size;
+		buf->rwr.wr_cqe = &buf->cqe;
+		buf->rwr.sg_list = &buf->sge;
+		buf->rwr.num_sge = 1;
+		buf->rwr.next = NULL;
+		*next = &buf->rwr;
+		next = &buf->rwr.next;
+	}
+	return first ? ib_post_recv(as->qp, first, NULL) : 0;
 }
 
 /*
- * Repost a consumed buffer and owe the peer its credit; a repost that
+ * Repost consumed buffers and owe the peer their credits; a repost that
  * fails breaks the connection.  Caller holds as->lock, socket not dead.
  */
-static void __afib_repost(struct afib_sock *as, struct afib_buf *buf)
+static void __afib_repost(struct afib_sock *as, struct list_head *bufs,
+			  u32 n)
 {
-	if (!afib_post_recv(as, buf)) {
-		as->rx_owed++;
+	if (!afib_post_recvs(as, bufs)) {
+		as->rx_owed += n;
 		return;
 	}
 	as->peer_gone = true;
 	WRITE_ONCE(as->sk.sk_err, ECONNRESET);
+}
+
+static void __afib_repost_one(struct afib_sock *as, struct afib_buf *buf)
+{
+	LIST_HEAD(one);
+
+	list_add(&buf->list, &one);
+	__afib_repost(as, &one, 1);
+	list_del_init(&buf->list);
+}
+
+/* Free send ring entries.  Caller holds as->lock. */
+static u32 __afib_tx_space(struct afib_sock *as)
+{
+	return as->tx_slots - (as->tx_head - as->tx_tail);
+}
+
+/* Can @segs segments go now?  Caller holds as->lock. */
+static bool __afib_tx_room(struct afib_sock *as, u32 segs)
+{
+	return afib_can_send(as->tx_credits, segs, false) &&
+	       __afib_tx_space(as) >= segs;
+}
+
+static bool __afib_tx_idle(struct afib_sock *as)
+{
+	return as->dead || (as->tx_head == as->tx_tail && !as->ctrl_inflight);
+}
+
+/* Note that a writer waits for @segs segments.  Holds as->lock. */
+static void __afib_tx_want(struct afib_sock *as, u32 segs)
+{
+	as->tx_want = as->tx_want ? min(as->tx_want, segs) : segs;
+}
+
+/*
+ * Should a completion or a credit wake the writers?  Only when one waits
+ * and what it waits for is there.  Caller holds as->lock.
+ */
+static bool __afib_tx_wake(struct afib_sock *as)
+{
+	bool wake = false;
+
+	if (as->tx_want && __afib_tx_room(as, as->tx_want)) {
+		as->tx_want = 0;
+		wake = true;
+	}
+	if (as->drain_wait && __afib_tx_idle(as)) {
+		as->drain_wait = false;
+		wake = true;
+	}
+	return wake;
 }
 
 /**
@@ -146,17 +231,21 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 {
 	struct ib_qp_init_attr attr = {};
 	struct afib_dev *dev;
+	LIST_HEAD(posts);
 	u32 i, min_rx;
+	bool dead;
 	int err;
 
 	dev = afib_dev_get(id->device);
 	if (!dev)
 		return -ENODEV;
 
-	mutex_lock(&as->rx_lock);
-	mutex_lock(&as->tx_lock);
-	if (as->dead || as->qp) {
-		err = as->dead ? -ECONNABORTED : -EISCONN;
+	mutex_lock(&as->qp_lock);
+	spin_lock_bh(&as->lock);
+	dead = as->dead;
+	spin_unlock_bh(&as->lock);
+	if (dead || as->qp || as->rx_bufs || as->tx_bufs) {
+		err = dead ? -ECONNABORTED : -EISCONN;
 		afib_dev_put(dev);
 		goto unlock;
 	}
@@ -195,10 +284,8 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	err = rdma_create_qp(id, dev->pd, &attr);
 	if (err)
 		goto free_cq;
-	mutex_lock(&as->qp_lock);
 	as->qp = id->qp;
 	as->qp_id = id;
-	mutex_unlock(&as->qp_lock);
 
 	as->rx_bufs = afib_alloc_bufs(as, as->rx_slots + 1, DMA_FROM_DEVICE,
 				      afib_rx_done);
@@ -208,42 +295,41 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 		err = -ENOMEM;
 		goto free_bufs;
 	}
-	for (i = 0; i < as->tx_slots; i++)
-		list_add_tail(&as->tx_bufs[i].list, &as->tx_free);
-	for (i = 0; i < as->rx_slots + 1; i++) {
-		err = afib_post_recv(as, &as->rx_bufs[i]);
-		if (err)
-			goto free_bufs;
-	}
+	as->tx_head = 0;
+	as->tx_tail = 0;
+	for (i = 0; i < as->rx_slots + 1; i++)
+		list_add_tail(&as->rx_bufs[i].list, &posts);
+	err = afib_post_recvs(as, &posts);
+	for (i = 0; i < as->rx_slots + 1; i++)
+		list_del_init(&as->rx_bufs[i].list);
+	if (err)
+		goto free_bufs;
 	as->ctrl_cqe.done = afib_ctrl_done;
-	mutex_unlock(&as->tx_lock);
-	mutex_unlock(&as->rx_lock);
+	mutex_unlock(&as->qp_lock);
 	return 0;
 
 free_bufs:
 	ib_drain_qp(as->qp);
-	mutex_lock(&as->qp_lock);
 	rdma_destroy_qp(id);
 	as->qp = NULL;
 	as->qp_id = NULL;
-	mutex_unlock(&as->qp_lock);
-	INIT_LIST_HEAD(&as->tx_free);
-	afib_free_bufs(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
-	afib_free_bufs(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
-	as->tx_bufs = NULL;
-	as->rx_bufs = NULL;
+	afib_unmap_array(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
+	afib_unmap_array(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
+	afib_free_bufs(as);
 free_cq:
 	ib_free_cq(as->cq);
 	as->cq = NULL;
 detach:
 	afib_dev_detach(as);
 unlock:
-	mutex_unlock(&as->tx_lock);
-	mutex_unlock(&as->rx_lock);
+	mutex_unlock(&as->qp_lock);
 	return err;
 }
 
-/* Caller holds rx_lock, tx_lock and qp_lock and has set as->dead. */
+/*
+ * Caller holds qp_lock and has set as->dead, so nothing posts any more.
+ * The buffers are unmapped but kept: see afib_free_bufs().
+ */
 static void __afib_qp_destroy(struct afib_sock *as)
 {
 	if (!as->qp)
@@ -256,17 +342,13 @@ static void __afib_qp_destroy(struct afib_sock *as)
 	as->cq = NULL;
 
 	spin_lock_bh(&as->lock);
-	INIT_LIST_HEAD(&as->tx_free);
 	INIT_LIST_HEAD(&as->rx_queue);
 	as->rx_msgs = 0;
 	as->rx_bytes = 0;
-	as->tx_inflight = 0;
 	spin_unlock_bh(&as->lock);
 
-	afib_free_bufs(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
-	afib_free_bufs(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
-	as->tx_bufs = NULL;
-	as->rx_bufs = NULL;
+	afib_unmap_array(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
+	afib_unmap_array(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
 	afib_dev_detach(as);
 }
 
@@ -276,8 +358,9 @@ static void __afib_qp_destroy(struct afib_sock *as)
  * @err: positive errno reported to the user, 0 for none.
  *
  * Idempotent.  Waiters wake up and fail; the QP is drained and destroyed,
- * the CQ and buffers freed and the device released.  The rdma_cm id is
- * left alone: its owner destroys it after this returns.
+ * the CQ freed, the buffers unmapped and the device released.  Never
+ * waits for a reader or a writer.  The rdma_cm id is left alone: its
+ * owner destroys it after this returns.
  */
 void afib_kill(struct afib_sock *as, int err)
 {
@@ -291,13 +374,9 @@ void afib_kill(struct afib_sock *as, int err)
 		afib_set_error(sk, err);
 	sk->sk_state_change(sk);
 
-	mutex_lock(&as->rx_lock);
-	mutex_lock(&as->tx_lock);
 	mutex_lock(&as->qp_lock);
 	__afib_qp_destroy(as);
 	mutex_unlock(&as->qp_lock);
-	mutex_unlock(&as->tx_lock);
-	mutex_unlock(&as->rx_lock);
 }
 
 /* Report a broken connection from completion context. */
@@ -337,16 +416,19 @@ static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 		return err;
 	as->rx_owed -= owed;
 	as->tx_credits -= credit;
-	as->tx_inflight++;
 	as->ctrl_inflight++;
 	return 0;
 }
 
-/* Send a pending FIN and any credit update that is due.  Holds as->lock. */
+/*
+ * Send a pending FIN (once no sender holds unposted data) and any credit
+ * update that is due.  Caller holds as->lock.
+ */
 static void __afib_ctrl_flush(struct afib_sock *as)
 {
 	lockdep_assert_held(&as->lock);
-	if (as->fin_pending && !__afib_send_ctrl(as, AFIB_MT_FIN)) {
+	if (as->fin_pending && !as->tx_busy &&
+	    !__afib_send_ctrl(as, AFIB_MT_FIN)) {
 		as->fin_pending = false;
 		as->fin_sent = true;
 	}
@@ -357,8 +439,9 @@ static void __afib_ctrl_flush(struct afib_sock *as)
 /**
  * afib_send_ctrl() - queue FIN or send ABORT.
  * @as: a connected socket.
- * @type: AFIB_MT_FIN (sent as soon as a credit allows) or AFIB_MT_ABORT
- *	(sent now if a credit allows, else dropped: the disconnect follows).
+ * @type: AFIB_MT_FIN (sent after any message being sent, as soon as a
+ *	credit allows) or AFIB_MT_ABORT (sent now if it can be, else
+ *	dropped: the disconnect follows).
  *
  * Return: 0, or -EAGAIN when an ABORT could not be sent.
  */
@@ -385,8 +468,8 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
 	struct afib_sock *as = cq->cq_context;
 	struct sock *sk = &as->sk;
+	bool eor, wake_rx = false, wake_tx;
 	enum afib_msg_type type;
-	bool eor, wake_rx = false;
 	u32 credits;
 
 	if (unlikely(wc->status != IB_WC_SUCCESS)) {
@@ -415,7 +498,7 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 		}
 	} else if (type == AFIB_MT_CREDIT) {
 		if (!as->dead)
-			__afib_repost(as, buf);
+			__afib_repost_one(as, buf);
 	} else if (as->fin_rcvd || as->peer_gone) {
 		/* A second FIN or ABORT: the peer broke the protocol. */
 		as->peer_gone = true;
@@ -431,47 +514,55 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	}
 	if (!as->dead)
 		__afib_ctrl_flush(as);
+	wake_tx = __afib_tx_wake(as);
 	spin_unlock(&as->lock);
 
 	if (type == AFIB_MT_ABORT)
 		afib_set_error(sk, ECONNRESET);
 	if (wake_rx)
 		sk->sk_data_ready(sk);
-	if (credits)
+	if (wake_tx)
 		sk->sk_write_space(sk);
 }
 
+/* The last work request of a message completed, and all before it. */
 static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
 	struct afib_sock *as = cq->cq_context;
+	bool wake;
 
 	spin_lock(&as->lock);
-	list_add(&buf->list, &as->tx_free);
-	as->tx_inflight--;
+	/* Flushed unsignaled requests may complete too, in order. */
+	if ((s32)(buf->seq - as->tx_tail) > 0)
+		as->tx_tail = buf->seq;
+	wake = __afib_tx_wake(as);
 	spin_unlock(&as->lock);
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
 		afib_conn_error(as, ECONNRESET);
-	as->sk.sk_write_space(&as->sk);
+	if (wake)
+		as->sk.sk_write_space(&as->sk);
 }
 
 static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct afib_sock *as = cq->cq_context;
+	bool wake;
 
 	spin_lock(&as->lock);
-	as->tx_inflight--;
 	as->ctrl_inflight--;
 	if (!as->dead)
 		__afib_ctrl_flush(as);
+	wake = __afib_tx_wake(as);
 	spin_unlock(&as->lock);
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
 		afib_conn_error(as, ECONNRESET);
-	as->sk.sk_write_space(&as->sk);
+	if (wake)
+		as->sk.sk_write_space(&as->sk);
 }
 
 /**
@@ -508,40 +599,36 @@ static bool afib_rx_readable(struct afib_sock *as)
 	       READ_ONCE(as->peer_gone);
 }
 
-/* Writable when a largest message, or half the window, could be posted. */
+/*
+ * Writable when a largest message, or half the window, could be posted.
+ * If not, the next completion that makes it so wakes the poller.
+ */
 bool afib_tx_writable(struct afib_sock *as)
 {
 	u32 want = min(afib_max_segs(as), as->peer.credits / 2);
-	u32 free = 0;
-	struct afib_buf *buf;
 	bool ok;
 
 	spin_lock_bh(&as->lock);
-	list_for_each_entry(buf, &as->tx_free, list)
-		if (++free >= want)
-			break;
-	ok = free >= want && afib_can_send(as->tx_credits, want, false);
+	ok = __afib_tx_room(as, want);
+	if (!ok)
+		__afib_tx_want(as, want);
 	spin_unlock_bh(&as->lock);
 	return ok;
 }
 
+/* Has everything sent completed?  If not, the completion that makes it
+ * so wakes the caller.
+ */
 bool afib_tx_idle(struct afib_sock *as)
 {
-	return !READ_ONCE(as->tx_inflight) || READ_ONCE(as->dead);
-}
+	bool idle;
 
-/* Can @segs segments go now?  Caller holds as->lock. */
-static bool __afib_tx_room(struct afib_sock *as, u32 segs)
-{
-	struct afib_buf *buf;
-	u32 free = 0;
-
-	if (!afib_can_send(as->tx_credits, segs, false))
-		return false;
-	list_for_each_entry(buf, &as->tx_free, list)
-		if (++free >= segs)
-			return true;
-	return false;
+	spin_lock_bh(&as->lock);
+	idle = __afib_tx_idle(as);
+	if (!idle)
+		as->drain_wait = true;
+	spin_unlock_bh(&as->lock);
+	return idle;
 }
 
 /* Is sending over?  Caller holds as->lock; sk_err is left in place. */
@@ -560,6 +647,8 @@ static bool afib_tx_ready(struct afib_sock *as, u32 segs)
 
 	spin_lock_bh(&as->lock);
 	ready = __afib_tx_over(as) || __afib_tx_room(as, segs);
+	if (!ready)
+		__afib_tx_want(as, segs);
 	spin_unlock_bh(&as->lock);
 	return ready;
 }
@@ -579,78 +668,83 @@ static int afib_tx_reserve(struct afib_sock *as, struct afib_buf **bufs,
 		err = -EAGAIN;
 	} else {
 		for (i = 0; i < segs; i++) {
-			bufs[i] = list_first_entry(&as->tx_free,
-						   struct afib_buf, list);
-			list_del(&bufs[i]->list);
+			bufs[i] = &as->tx_bufs[(as->tx_head + i) %
+					       as->tx_slots];
+			bufs[i]->seq = as->tx_head + i + 1;
 		}
+		as->tx_head += segs;
 		as->tx_credits -= segs;
-		as->tx_inflight += segs;
+		as->tx_busy = true;
 	}
 	spin_unlock_bh(&as->lock);
 	return err;
 }
 
-static void afib_tx_unreserve(struct afib_sock *as, struct afib_buf **bufs,
-			      u32 segs)
+/* Give back what afib_tx_reserve() took; nothing was posted. */
+static void afib_tx_unreserve(struct afib_sock *as, u32 segs)
 {
-	u32 i;
-
 	spin_lock_bh(&as->lock);
-	for (i = 0; i < segs; i++)
-		list_add(&bufs[i]->list, &as->tx_free);
+	as->tx_head -= segs;
 	as->tx_credits += segs;
-	as->tx_inflight -= segs;
+	as->tx_busy = false;
+	if (!as->dead)
+		__afib_ctrl_flush(as);	/* a FIN may wait for us */
 	spin_unlock_bh(&as->lock);
 }
 
+/* Post a reserved, filled message as one chain. */
 static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
 			u32 segs, size_t len)
 {
-	struct ib_device *ibdev = as->dev->ibdev;
-	u32 lkey = as->dev->pd->local_dma_lkey;
+	struct ib_device *ibdev;
+	struct ib_send_wr *wr;
 	u32 i, n, owed;
-	int err;
+	int err = 0;
 
 	spin_lock_bh(&as->lock);
+	as->tx_busy = false;
+	if (as->dead || as->peer_gone) {
+		err = sock_error(&as->sk) ?: -EPIPE;
+		goto out;
+	}
+	ibdev = as->dev->ibdev;
 	owed = min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
-	as->rx_owed -= owed;
-	spin_unlock_bh(&as->lock);
-
 	for (i = 0; i < segs; i++) {
-		struct ib_sge sge;
-		struct ib_send_wr wr = {
-			.wr_cqe		= &bufs[i]->cqe,
-			.sg_list	= &sge,
-			.opcode		= IB_WR_SEND_WITH_IMM,
-			.send_flags	= IB_SEND_SIGNALED,
-		};
-
+		wr = &bufs[i]->swr;
 		n = min_t(size_t, len - (size_t)i * as->seg_size,
 			  as->seg_size);
+		memset(wr, 0, sizeof(*wr));
 		if (n) {
 			ib_dma_sync_single_for_device(ibdev, bufs[i]->dma, n,
 						      DMA_TO_DEVICE);
-			sge.addr = bufs[i]->dma;
-			sge.length = n;
-			sge.lkey = lkey;
-			wr.num_sge = 1;
+			bufs[i]->sge.length = n;
+			wr->sg_list = &bufs[i]->sge;
+			wr->num_sge = 1;
 		}
-		wr.ex.imm_data = afib_imm_encode(AFIB_MT_DATA, i + 1 == segs,
-						 i ? 0 : owed);
-		err = ib_post_send(as->qp, &wr, NULL);
-		if (err) {
-			/* The QP is broken: the connection is over. */
-			spin_lock_bh(&as->lock);
-			as->tx_inflight -= segs - i;
-			for (; i < segs; i++)
-				list_add(&bufs[i]->list, &as->tx_free);
-			as->peer_gone = true;
-			spin_unlock_bh(&as->lock);
-			afib_set_error(&as->sk, ECONNRESET);
-			return -ECONNRESET;
-		}
+		wr->wr_cqe = &bufs[i]->cqe;
+		wr->opcode = IB_WR_SEND_WITH_IMM;
+		wr->ex.imm_data = afib_imm_encode(AFIB_MT_DATA, i + 1 == segs,
+						  i ? 0 : owed);
+		if (i + 1 == segs)
+			wr->send_flags = IB_SEND_SIGNALED;
+		else
+			wr->next = &bufs[i + 1]->swr;
 	}
-	return 0;
+	err = ib_post_send(as->qp, &bufs[0]->swr, NULL);
+	if (err) {
+		/* The QP is broken: the connection is over. */
+		as->peer_gone = true;
+		err = -ECONNRESET;
+		goto out;
+	}
+	as->rx_owed -= owed;
+out:
+	if (!as->dead)
+		__afib_ctrl_flush(as);	/* a FIN may wait for us */
+	spin_unlock_bh(&as->lock);
+	if (err == -ECONNRESET)
+		afib_set_error(&as->sk, ECONNRESET);
+	return err;
 }
 
 #define AFIB_SEND_FLAGS	(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR | MSG_MORE | \
@@ -686,26 +780,26 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	if (mutex_lock_interruptible(&as->tx_lock))
 		return -ERESTARTSYS;
 	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
-	do {
+	/* A CREDIT sent after a wakeup may take the credit we woke for. */
+	while ((err = afib_tx_reserve(as, bufs, segs)) == -EAGAIN && timeo) {
 		err = afib_wait(as, &timeo, afib_tx_ready(as, segs));
-		/* A CREDIT sent meanwhile may have taken the credit we saw. */
-		if (!err)
-			err = afib_tx_reserve(as, bufs, segs);
-	} while (err == -EAGAIN && timeo);
+		if (err)
+			break;
+	}
 	if (err)
 		goto unlock;
 
+	/* No spinlock: the pages stay ours even if afib_kill() runs. */
 	for (i = 0; i < segs; i++) {
 		n = min_t(size_t, len - (size_t)i * as->seg_size,
 			  as->seg_size);
 		if (n && copy_from_iter(page_address(bufs[i]->page), n,
 					&msg->msg_iter) != n) {
-			afib_tx_unreserve(as, bufs, segs);
+			afib_tx_unreserve(as, segs);
 			err = -EFAULT;
 			goto unlock;
 		}
 	}
-	/* tx_lock keeps the QP alive: afib_kill() takes it first. */
 	err = afib_tx_post(as, bufs, segs, len);
 unlock:
 	mutex_unlock(&as->tx_lock);
@@ -722,6 +816,38 @@ static bool afib_rx_ready(struct afib_sock *as)
 	       (READ_ONCE(as->sk.sk_shutdown) & RCV_SHUTDOWN);
 }
 
+/*
+ * Take the first complete message off rx_queue into @local, synced for
+ * the CPU; returns its length, or -1 if there is none.
+ */
+static long afib_rx_detach(struct afib_sock *as, struct list_head *local,
+			   u32 *nbufs)
+{
+	struct afib_buf *buf, *eor = NULL;
+	long total = 0;
+
+	spin_lock_bh(&as->lock);
+	if (as->rx_msgs && !as->dead) {
+		*nbufs = 0;
+		list_for_each_entry(buf, &as->rx_queue, list) {
+			if (buf->len)
+				ib_dma_sync_single_for_cpu(as->dev->ibdev,
+							   buf->dma, buf->len,
+							   DMA_FROM_DEVICE);
+			total += buf->len;
+			++*nbufs;
+			if (buf->eor) {
+				eor = buf;
+				break;
+			}
+		}
+	}
+	if (eor)
+		list_cut_position(local, &as->rx_queue, &eor->list);
+	spin_unlock_bh(&as->lock);
+	return eor ? total : -1;
+}
+
 #define AFIB_RECV_FLAGS	(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_WAITALL | \
 			 MSG_CMSG_COMPAT | MSG_NOSIGNAL)
 
@@ -730,10 +856,10 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
-	struct afib_buf *buf, *eor = NULL;
-	u32 total = 0, copied = 0, n;
+	struct afib_buf *buf;
+	u32 copied = 0, n, nbufs;
 	LIST_HEAD(local);
-	long timeo;
+	long timeo, total;
 	int err;
 
 	if (flags & MSG_OOB)
@@ -755,36 +881,23 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	if (mutex_lock_interruptible(&as->rx_lock))
 		return -ERESTARTSYS;
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
-	err = afib_wait(as, &timeo, afib_rx_ready(as));
+	err = afib_rx_ready(as) ? 0 : afib_wait(as, &timeo, afib_rx_ready(as));
 	if (err)
 		goto unlock;
 
-	/* Detach one message; rx_lock makes us its only consumer. */
-	spin_lock_bh(&as->lock);
-	if (as->rx_msgs) {
-		list_for_each_entry(buf, &as->rx_queue, list) {
-			total += buf->len;
-			if (buf->eor) {
-				eor = buf;
-				break;
-			}
-		}
-	}
-	if (eor)
-		list_cut_position(&local, &as->rx_queue, &eor->list);
-	spin_unlock_bh(&as->lock);
-	if (!eor) {
+	/* rx_lock makes us the message's only consumer. */
+	total = afib_rx_detach(as, &local, &nbufs);
+	if (total < 0) {
 		/* Data first, then errors, then the end of the stream. */
 		err = sock_error(sk);
 		goto unlock;
 	}
 
+	/* No spinlock: the pages stay ours even if afib_kill() runs. */
 	list_for_each_entry(buf, &local, list) {
 		n = min_t(u32, buf->len, len - copied);
 		if (!n)
 			continue;
-		ib_dma_sync_single_for_cpu(as->dev->ibdev, buf->dma, n,
-					   DMA_FROM_DEVICE);
 		if (copy_to_iter(page_address(buf->page), n,
 				 &msg->msg_iter) != n) {
 			err = -EFAULT;
@@ -794,16 +907,15 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	}
 
 	spin_lock_bh(&as->lock);
-	if (flags & MSG_PEEK) {
+	if (as->dead) {
+		/* afib_kill() emptied the queue; the buffers are idle. */
+	} else if (flags & MSG_PEEK) {
 		list_splice(&local, &as->rx_queue);
 	} else {
 		as->rx_msgs--;
 		as->rx_bytes -= total;
-		if (!as->dead) {
-			list_for_each_entry(buf, &local, list)
-				__afib_repost(as, buf);
-			__afib_ctrl_flush(as);
-		}
+		__afib_repost(as, &local, nbufs);
+		__afib_ctrl_flush(as);
 	}
 	spin_unlock_bh(&as->lock);
 

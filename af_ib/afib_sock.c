@@ -26,6 +26,7 @@ static void afib_destruct(struct sock *sk)
 	struct afib_sock *as = afib_sk(sk);
 
 	WARN_ON_ONCE(as->qp || as->cm_id || as->dev);
+	afib_free_bufs(as);
 }
 
 struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern)
@@ -51,7 +52,6 @@ struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern)
 	mutex_init(&as->tx_lock);
 	mutex_init(&as->qp_lock);
 	spin_lock_init(&as->lock);
-	INIT_LIST_HEAD(&as->tx_free);
 	INIT_LIST_HEAD(&as->rx_queue);
 	INIT_LIST_HEAD(&as->accept_q);
 	INIT_LIST_HEAD(&as->accept_node);
@@ -173,9 +173,14 @@ static int afib_connect_reset(struct afib_sock *as)
 	as->fin_sent = false;
 	as->fin_rcvd = false;
 	as->tx_credits = 0;
+	as->tx_want = 0;
+	as->tx_busy = false;
+	as->drain_wait = false;
 	as->rx_owed = 0;
 	as->ctrl_inflight = 0;
 	spin_unlock_bh(&as->lock);
+	/* Nobody reads or writes an unconnected socket's buffers. */
+	afib_free_bufs(as);
 	as->bound = false;
 	as->tried = false;
 	if (as->cm_id || sk->sk_state != TCP_CLOSE)
@@ -492,10 +497,8 @@ static __poll_t afib_poll(struct file *file, struct socket *sock,
 		} else if (afib_tx_writable(as)) {
 			mask |= EPOLLOUT | EPOLLWRNORM;
 		} else {
+			/* afib_tx_writable() arms the wakeup; check again. */
 			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
-			set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
-			/* Paired with the wakeup in afib_tx_done(). */
-			smp_mb__after_atomic();
 			if (afib_tx_writable(as))
 				mask |= EPOLLOUT | EPOLLWRNORM;
 		}
@@ -542,12 +545,9 @@ static int afib_shutdown(struct socket *sock, int how)
 	}
 	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | mask);
 	sk->sk_state_change(sk);
-	if (mask & SEND_SHUTDOWN) {
-		/* Blocked senders saw SEND_SHUTDOWN; FIN goes after them. */
-		mutex_lock(&as->tx_lock);
+	/* FIN goes after a message being posted; blocked senders fail. */
+	if (mask & SEND_SHUTDOWN)
 		afib_send_ctrl(as, AFIB_MT_FIN);
-		mutex_unlock(&as->tx_lock);
-	}
 out:
 	release_sock(sk);
 	return err;
@@ -676,13 +676,10 @@ static void afib_teardown(struct afib_sock *as, bool abort)
 
 	if (as->qp && !as->dead && !as->peer_gone) {
 		if (abort || READ_ONCE(as->rx_msgs) ||
-		    (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime)) {
+		    (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime))
 			afib_send_ctrl(as, AFIB_MT_ABORT);
-		} else {
-			mutex_lock(&as->tx_lock);
+		else
 			afib_send_ctrl(as, AFIB_MT_FIN);
-			mutex_unlock(&as->tx_lock);
-		}
 		timeo = sock_flag(sk, SOCK_LINGER) ? sk->sk_lingertime :
 			AFIB_CLOSE_TIMEOUT;
 		if (sk->sk_socket) {

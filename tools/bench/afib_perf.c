@@ -2,14 +2,16 @@
 /*
  * AF_IB SOCK_SEQPACKET throughput and latency, qperf style.
  *
- *   afib_perf -s [-p PORT]
- *   afib_perf -c ADDR [-p PORT] -t bw|lat|rate -m SIZE [-T SECONDS]
+ *   afib_perf -s [-p PORT] [-b BYTES]
+ *   afib_perf -c ADDR [-p PORT] [-b BYTES] -t bw|lat|rate -m SIZE [-T SECONDS]
  *
  * bw:   the client streams SIZE-byte messages for SECONDS, the server
  *       counts them and reports; prints MB/s (10^6 bytes).
  * rate: as bw, prints messages per second.
  * lat:  ping-pong of SIZE-byte messages; prints the one-way latency
  *       (half the round trip) in microseconds, as qperf does.
+ * -b sets SO_SNDBUF and SO_RCVBUF (the server's on its listener, which
+ * accepted sockets inherit).
  * Output is one line "afib_perf TEST SIZE VALUE UNIT".
  */
 #include <arpa/inet.h>
@@ -40,10 +42,23 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int bufsize;
+
 static void die(const char *what)
 {
 	perror(what);
 	exit(1);
+}
+
+static int afib_socket(void)
+{
+	int fd = socket(AF_IB, SOCK_SEQPACKET, 0);
+
+	if (fd >= 0 && bufsize &&
+	    (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize)) ||
+	     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize))))
+		die("afib_perf: setsockopt");
+	return fd;
 }
 
 static void serve_one(int fd)
@@ -77,7 +92,7 @@ static __attribute__((noreturn)) void serve(unsigned short port)
 	};
 	int lfd, fd;
 
-	lfd = socket(AF_IB, SOCK_SEQPACKET, 0);
+	lfd = afib_socket();
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin6, sizeof(sin6)) ||
 	    listen(lfd, 16))
 		die("afib_perf: listen");
@@ -107,7 +122,7 @@ static int client(const char *addr, unsigned short port, const char *test,
 		fprintf(stderr, "afib_perf: IPv4 address expected\n");
 		return 2;
 	}
-	fd = socket(AF_IB, SOCK_SEQPACKET, 0);
+	fd = afib_socket();
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)))
 		die("afib_perf: connect");
 	memset(buf, 0xa5, sizeof(buf));
@@ -161,7 +176,7 @@ int main(int argc, char **argv)
 	int opt, server = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt(argc, argv, "sc:p:t:m:T:")) != -1) {
+	while ((opt = getopt(argc, argv, "sc:p:b:t:m:T:")) != -1) {
 		switch (opt) {
 		case 's':
 			server = 1;
@@ -171,6 +186,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			port = atoi(optarg);
+			break;
+		case 'b':
+			bufsize = atoi(optarg);
 			break;
 		case 't':
 			test = optarg;
@@ -193,7 +211,7 @@ int main(int argc, char **argv)
 		return client(addr, port, test, size, secs);
 usage:
 	fprintf(stderr,
-		"usage: %s -s [-p PORT] | -c ADDR [-p PORT] -t bw|lat|rate -m SIZE [-T SECS]\n",
+		"usage: %s -s [-p PORT] [-b BYTES] | -c ADDR [-p PORT] [-b BYTES] -t bw|lat|rate -m SIZE [-T SECS]\n",
 		argv[0]);
 	return 2;
 }
