@@ -190,20 +190,16 @@ AFIB_VARIANTS(pair);
 
 FIXTURE_SETUP(pair)
 {
-	self->lfd = self->cfd = self->sfd = -1;
-	self->lfd = afib_listener(variant->family, 16, 0, &self->port);
-	ASSERT_LE(0, self->lfd) TH_LOG("listener: %s", strerror(errno));
-	self->cfd = afib_connect(variant->family, self->port);
-	ASSERT_LE(0, self->cfd) TH_LOG("connect: %s", strerror(errno));
-	self->sfd = accept(self->lfd, NULL, NULL);
-	ASSERT_LE(0, self->sfd) TH_LOG("accept: %s", strerror(errno));
+	const char *step = "";
+
+	ASSERT_EQ(0, afib_pair(variant->family, &self->cfd, &self->sfd,
+			       &self->lfd, &self->port, 16, &step))
+		TH_LOG("%s: %s", step, strerror(errno));
 }
 
 FIXTURE_TEARDOWN(pair)
 {
-	afib_close(&self->cfd);
-	afib_close(&self->sfd);
-	afib_close(&self->lfd);
+	afib_pair_close(&self->cfd, &self->sfd, &self->lfd);
 }
 
 /* Send @len bytes of message @seed on @tx, receive and check it on @rx. */
@@ -717,6 +713,7 @@ TEST_F_TIMEOUT(pair, recv_restart, afib_tmo(30))
 /* shutdown() from another thread wakes a blocked recv() with EOF. */
 struct shut_arg {
 	int fd, ms, how;
+	int ret, err;	/* of shutdown() */
 };
 
 static void *late_shutdown(void *arg)
@@ -724,13 +721,14 @@ static void *late_shutdown(void *arg)
 	struct shut_arg *sa = arg;
 
 	afib_msleep(sa->ms);
-	shutdown(sa->fd, sa->how);
+	sa->ret = shutdown(sa->fd, sa->how);
+	sa->err = errno;
 	return NULL;
 }
 
 TEST_F_TIMEOUT(pair, shutdown_wakes_recv, afib_tmo(30))
 {
-	struct shut_arg sa = { self->cfd, 300, SHUT_RD };
+	struct shut_arg sa = { .fd = self->cfd, .ms = 300, .how = SHUT_RD };
 	pthread_t th;
 	char c;
 
@@ -892,6 +890,75 @@ TEST_F_TIMEOUT(pair, shutdown_wr, afib_tmo(30))
 	/* SHUT_RD on the server: reads return EOF at once. */
 	EXPECT_EQ(0, shutdown(self->sfd, SHUT_RDWR));
 	EXPECT_EQ(0, recv(self->cfd, buf, sizeof(buf), 0));
+}
+
+/*
+ * shutdown(SHUT_WR) while a writer is stuck in a page fault on its buffer,
+ * inside send() with send buffers reserved: shutdown() does not wait for
+ * the fault.  Once the fault is resolved the message still goes out whole
+ * and the peer reads it, then EOF.
+ */
+TEST_F_TIMEOUT(pair, shutdown_wr_writer_in_fault, afib_tmo(90))
+{
+	/* Static: threads that never return may still write them. */
+	static struct shut_arg sa;
+	static struct afib_io io;
+	struct afib_uffd u = { .fd = -1 };
+	char *msg, *rbuf;
+	pthread_t th;
+	int64_t t0;
+	int rc;
+
+	ASSERT_EQ(0, afib_uffd_open(&u))
+		TH_LOG("userfaultfd: %s (CONFIG_USERFAULTFD?)",
+		       strerror(errno));
+	msg = malloc(u.size);
+	rbuf = malloc(u.size + 1);
+	ASSERT_NE(NULL, msg);
+	ASSERT_NE(NULL, rbuf);
+	afib_fill(msg, u.size, 71);
+	io = (struct afib_io){ .fd = self->cfd, .tx = true, .buf = u.page,
+			       .len = u.size, .flags = MSG_NOSIGNAL };
+	ASSERT_EQ(0, afib_io_start(&io));
+	ASSERT_EQ(0, afib_uffd_wait(&u, AFIB_WAIT_MS))
+		TH_LOG("the writer never touched its buffer: %s",
+		       strerror(errno));
+
+	sa = (struct shut_arg){ .fd = self->cfd, .how = SHUT_WR, .ret = -1 };
+	t0 = afib_now_ms();
+	ASSERT_EQ(0, pthread_create(&th, NULL, late_shutdown, &sa));
+	rc = afib_join(th, afib_tmo(2) * 1000);
+	EXPECT_EQ(0, rc) TH_LOG("shutdown(SHUT_WR) still blocked after %lld "
+				"ms, the writer in a page fault",
+				(long long)(afib_now_ms() - t0));
+
+	/* Let the writer go on. */
+	ASSERT_EQ(0, afib_uffd_resolve(&u, msg))
+		TH_LOG("UFFDIO_COPY: %s", strerror(errno));
+	if (rc) {
+		rc = afib_join(th, AFIB_WAIT_MS);
+		TH_LOG("shutdown %s once the fault was resolved",
+		       rc ? "still blocked" : "returned");
+		ASSERT_EQ(0, rc);
+	}
+	EXPECT_EQ(0, sa.ret) TH_LOG("shutdown: %s", strerror(sa.err));
+	ASSERT_EQ(0, afib_join(io.th, AFIB_WAIT_MS))
+		TH_LOG("the writer is still blocked");
+	EXPECT_EQ((ssize_t)u.size, io.ret) TH_LOG("send: %s",
+						  strerror(io.err));
+
+	/* The message first, whole, then EOF. */
+	EXPECT_TRUE(afib_poll1(self->sfd, POLLIN, AFIB_WAIT_MS) & POLLIN);
+	EXPECT_EQ((ssize_t)u.size, recv(self->sfd, rbuf, u.size + 1,
+					MSG_DONTWAIT))
+		TH_LOG("recv: %s", strerror(errno));
+	EXPECT_EQ(-1, afib_check(rbuf, u.size, 71));
+	EXPECT_TRUE(afib_poll1(self->sfd, POLLIN, AFIB_WAIT_MS) & POLLIN);
+	EXPECT_EQ(0, recv(self->sfd, rbuf, u.size + 1, MSG_DONTWAIT))
+		TH_LOG("recv: %s", strerror(errno));
+	afib_uffd_close(&u);
+	free(msg);
+	free(rbuf);
 }
 
 TEST_F_TIMEOUT(pair, max_msg, afib_tmo(60))

@@ -78,29 +78,15 @@ static int dev_add(void)
 static int pair_retry(int family, int *cfd, int *sfd, int ms)
 {
 	int64_t end = afib_now_ms() + ms;
-	uint16_t port;
-	int lfd, err = 0;
+	const char *step = "";
+	int err;
 
-	*cfd = *sfd = -1;
 	do {
-		lfd = afib_listener(family, 4, 0, &port);
-		if (lfd >= 0) {
-			*cfd = afib_connect(family, port);
-			err = errno;
-			if (*cfd >= 0) {
-				*sfd = accept(lfd, NULL, NULL);
-				close(lfd);
-				if (*sfd >= 0)
-					return 0;
-				err = errno;
-				close(*cfd);
-				*cfd = -1;
-				break;
-			}
-			close(lfd);
-		} else {
-			err = errno;
-		}
+		if (!afib_pair(family, cfd, sfd, NULL, NULL, 4, &step))
+			return 0;
+		err = errno;
+		if (!strcmp(step, "accept"))
+			break;
 		afib_msleep(200);
 	} while (afib_now_ms() < end);
 	errno = err;
@@ -188,6 +174,22 @@ FIXTURE_TEARDOWN(dev)
 	/* Leave the device in place for whatever runs next. */
 	if (!dev_present() && dev_add())
 		TH_LOG("could not re-add %s", afib_devname());
+}
+
+/* Re-add the device: new connections work again. */
+static void readd(struct __test_metadata *_metadata, FIXTURE_DATA(dev) *self,
+		  int fam)
+{
+	char buf[8];
+
+	ASSERT_EQ(0, dev_add());
+	ASSERT_EQ(0, pair_retry(fam, &self->c1, &self->s1,
+				afib_tmo(30) * 1000))
+		TH_LOG("connect after re-adding %s: %s", afib_devname(),
+		       strerror(errno));
+	EXPECT_EQ(5, send(self->c1, "again", 5, 0));
+	EXPECT_EQ(5, recv(self->s1, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "again", 5));
 }
 
 TEST_F_TIMEOUT(dev, remove_device, afib_tmo(150))
@@ -303,17 +305,7 @@ TEST_F_TIMEOUT(dev, remove_device, afib_tmo(150))
 		TH_LOG("rdma link delete did not finish");
 	EXPECT_FALSE(dev_present());
 
-	/* Re-add: new connections work again. */
-	ASSERT_EQ(0, dev_add());
-	ASSERT_EQ(0, pair_retry(fam, &self->c1, &self->s1,
-				afib_tmo(30) * 1000))
-		TH_LOG("connect after re-adding %s: %s", afib_devname(),
-		       strerror(errno));
-	char buf[8];
-
-	EXPECT_EQ(5, send(self->c1, "again", 5, 0));
-	EXPECT_EQ(5, recv(self->s1, buf, sizeof(buf), 0));
-	EXPECT_EQ(0, memcmp(buf, "again", 5));
+	readd(_metadata, self, fam);
 }
 
 /* Sockets that never touched the device survive its removal. */
@@ -349,6 +341,110 @@ TEST_F_TIMEOUT(dev, remove_device_unbound_socket, afib_tmo(120))
 		afib_msleep(200);
 	EXPECT_EQ(0, ret) TH_LOG("connect: %s", strerror(errno));
 	close(fd);
+}
+
+/*
+ * Remove the device while a reader (@tx false) or a writer (@tx true) of a
+ * connected pair is stuck in a page fault on its own buffer, inside the
+ * copy of recv() or send() (a writer holds reserved send buffers then).
+ * The kernel must not hold anything the removal waits for while it copies
+ * user memory: "rdma link delete" finishes although the fault is not
+ * resolved.  Once it is, the call returns the whole message or fails with
+ * ECONNRESET or ENODEV (a writer also EPIPE).
+ */
+static void remove_in_fault(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(dev) *self, int fam, bool tx)
+{
+	const char *who = tx ? "writer" : "reader";
+	/* Static: a thread that never returns may still write it. */
+	static struct afib_io io;
+	struct afib_uffd u = { .fd = -1 };
+	int64_t t0, dt;
+	char cmd[128];
+	pid_t del;
+	char *msg;
+	int rc;
+
+	ASSERT_EQ(0, afib_uffd_open(&u))
+		TH_LOG("userfaultfd: %s (CONFIG_USERFAULTFD?)",
+		       strerror(errno));
+	msg = malloc(u.size);
+	ASSERT_NE(NULL, msg);
+	afib_fill(msg, u.size, 61);
+	ASSERT_EQ(0, pair_retry(fam, &self->c1, &self->s1,
+				afib_tmo(20) * 1000))
+		TH_LOG("pair: %s", strerror(errno));
+	if (!tx) {
+		/* Queued before the reader comes: it goes straight to copying. */
+		ASSERT_EQ((ssize_t)u.size, send(self->s1, msg, u.size, 0));
+		ASSERT_EQ(POLLIN, afib_poll1(self->c1, POLLIN, AFIB_WAIT_MS));
+	}
+	io = (struct afib_io){ .fd = self->c1, .tx = tx, .buf = u.page,
+			       .len = u.size, .flags = MSG_NOSIGNAL };
+	ASSERT_EQ(0, afib_io_start(&io));
+	ASSERT_EQ(0, afib_uffd_wait(&u, AFIB_WAIT_MS))
+		TH_LOG("the %s never touched its buffer: %s", who,
+		       strerror(errno));
+
+	snprintf(cmd, sizeof(cmd), "rdma link delete %s", afib_devname());
+	t0 = afib_now_ms();
+	del = run_async(cmd);
+	ASSERT_LT(0, del);
+	rc = wait_pid(del, afib_tmo(10) * 1000);
+	dt = afib_now_ms() - t0;
+	EXPECT_EQ(0, rc) TH_LOG("rdma link delete %s after %lld ms with the "
+				"%s stuck in a page fault",
+				rc < 0 ? "still running" : "failed",
+				(long long)dt, who);
+	if (!rc)
+		TH_LOG("device removed in %lld ms, the %s in a page fault",
+		       (long long)dt, who);
+
+	/* Let the stuck call go on: a writer reads msg, a reader zeroes. */
+	if (!tx)
+		memset(msg, 0, u.size);
+	EXPECT_EQ(0, afib_uffd_resolve(&u, msg))
+		TH_LOG("UFFDIO_COPY: %s", strerror(errno));
+	if (rc < 0) {
+		rc = wait_pid(del, afib_tmo(30) * 1000);
+		TH_LOG("rdma link delete %s once the fault was resolved",
+		       rc < 0 ? "still running" : "finished");
+		if (rc < 0)
+			kill(del, SIGKILL);
+	}
+	rc = afib_join(io.th, AFIB_WAIT_MS);
+	EXPECT_EQ(0, rc) TH_LOG("the %s is still blocked after the fault "
+				"was resolved", who);
+	if (rc) {
+		pthread_detach(io.th);
+	} else if (io.ret == (ssize_t)u.size) {
+		TH_LOG("%s returned the message length", who);
+		if (!tx)
+			EXPECT_EQ(-1, afib_check(u.page, u.size, 61));
+	} else {
+		TH_LOG("%s returned %zd: %s", who, io.ret, strerror(io.err));
+		EXPECT_EQ(-1, io.ret);
+		EXPECT_TRUE(good_errno(io.err) || (tx && io.err == EPIPE))
+			TH_LOG("want ECONNRESET, ENODEV%s",
+			       tx ? " or EPIPE" : "");
+	}
+	if (!rc)
+		afib_uffd_close(&u);
+	free(msg);
+	afib_close(&self->c1);
+	afib_close(&self->s1);
+	EXPECT_FALSE(dev_present());
+	readd(_metadata, self, fam);
+}
+
+TEST_F_TIMEOUT(dev, remove_device_reader_in_fault, afib_tmo(180))
+{
+	remove_in_fault(_metadata, self, variant->family, false);
+}
+
+TEST_F_TIMEOUT(dev, remove_device_writer_in_fault, afib_tmo(180))
+{
+	remove_in_fault(_metadata, self, variant->family, true);
 }
 
 TEST_HARNESS_MAIN

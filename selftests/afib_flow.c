@@ -87,22 +87,18 @@ AFIB_VARIANTS(flow);
 
 FIXTURE_SETUP(flow)
 {
-	self->lfd = self->cfd = self->sfd = -1;
-	self->lfd = afib_listener(variant->family, 64, 0, &self->port);
-	ASSERT_LE(0, self->lfd) TH_LOG("listener: %s", strerror(errno));
-	self->cfd = afib_connect(variant->family, self->port);
-	ASSERT_LE(0, self->cfd) TH_LOG("connect: %s", strerror(errno));
-	self->sfd = accept(self->lfd, NULL, NULL);
-	ASSERT_LE(0, self->sfd) TH_LOG("accept: %s", strerror(errno));
+	const char *step = "";
+
+	ASSERT_EQ(0, afib_pair(variant->family, &self->cfd, &self->sfd,
+			       &self->lfd, &self->port, 64, &step))
+		TH_LOG("%s: %s", step, strerror(errno));
 	self->max = afib_max_msg(self->cfd);
 	ASSERT_LE(65536, self->max);
 }
 
 FIXTURE_TEARDOWN(flow)
 {
-	afib_close(&self->cfd);
-	afib_close(&self->sfd);
-	afib_close(&self->lfd);
+	afib_pair_close(&self->cfd, &self->sfd, &self->lfd);
 }
 
 struct reader {

@@ -13,38 +13,21 @@
 
 static int check_family(int family)
 {
-	int lfd, cfd = -1, sfd = -1, ret = 1;
-	uint16_t port;
+	int lfd, cfd, sfd, ret = 1;
+	const char *step = "";
 	char buf[8];
 
-	lfd = afib_listener(family, 4, 0, &port);
-	if (lfd < 0) {
-		printf("# family %d: listener: %s\n", family, strerror(errno));
+	if (afib_pair(family, &cfd, &sfd, &lfd, NULL, 4, &step)) {
+		printf("# family %d: %s: %s\n", family, step, strerror(errno));
 		return 1;
-	}
-	cfd = afib_connect(family, port);
-	if (cfd < 0) {
-		printf("# family %d: connect: %s\n", family, strerror(errno));
-		goto out;
-	}
-	sfd = accept(lfd, NULL, NULL);
-	if (sfd < 0) {
-		printf("# family %d: accept: %s\n", family, strerror(errno));
-		goto out;
 	}
 	if (send(cfd, "ping", 4, 0) != 4 || recv(sfd, buf, 8, 0) != 4 ||
 	    send(sfd, "pong", 4, 0) != 4 || recv(cfd, buf, 8, 0) != 4 ||
-	    memcmp(buf, "pong", 4)) {
+	    memcmp(buf, "pong", 4))
 		printf("# family %d: exchange: %s\n", family, strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	if (sfd >= 0)
-		close(sfd);
-	if (cfd >= 0)
-		close(cfd);
-	close(lfd);
+	else
+		ret = 0;
+	afib_pair_close(&cfd, &sfd, &lfd);
 	return ret;
 }
 
@@ -52,13 +35,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "hold")) {
 		int fd = afib_socket(0), lfd, cfd, sfd;
-		uint16_t port;
 		FILE *f;
 
-		lfd = afib_listener(AF_INET, 4, 0, &port);
-		cfd = lfd < 0 ? -1 : afib_connect(AF_INET, port);
-		sfd = cfd < 0 ? -1 : accept(lfd, NULL, NULL);
-		if (fd < 0 || sfd < 0) {
+		if (fd < 0 ||
+		    afib_pair(AF_INET, &cfd, &sfd, &lfd, NULL, 4, NULL)) {
 			fprintf(stderr, "afib_hold: %s\n", strerror(errno));
 			return 1;
 		}

@@ -31,14 +31,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/af_ib.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 
@@ -340,6 +343,72 @@ static inline int afib_connect(int family, uint16_t port)
 	return fd;
 }
 
+/*
+ * A connected pair over the local test address of @family: a listener
+ * (backlog @backlog), a client connected to it (*@cfd) and the server end
+ * accept() returned (*@sfd).  With @lfd the listener stays open in *@lfd,
+ * else it is closed; its port goes to *@port if @port is not NULL.
+ * Returns 0, or -1 with errno set, all three fds -1 and *@step (if @step
+ * is not NULL) naming the call that failed: "listener", "connect" or
+ * "accept".
+ */
+static inline int afib_pair(int family, int *cfd, int *sfd, int *lfd,
+			    uint16_t *port, int backlog, const char **step)
+{
+	const char *what = "listener";
+	uint16_t p;
+	int l, e;
+
+	*cfd = *sfd = -1;
+	if (lfd)
+		*lfd = -1;
+	l = afib_listener(family, backlog, 0, &p);
+	if (l < 0)
+		goto err;
+	what = "connect";
+	*cfd = afib_connect(family, p);
+	if (*cfd < 0)
+		goto err;
+	what = "accept";
+	*sfd = accept(l, NULL, NULL);
+	if (*sfd < 0)
+		goto err;
+	if (lfd)
+		*lfd = l;
+	else
+		close(l);
+	if (port)
+		*port = p;
+	return 0;
+err:
+	e = errno;
+	if (*cfd >= 0)
+		close(*cfd);
+	if (l >= 0)
+		close(l);
+	*cfd = -1;
+	if (step)
+		*step = what;
+	errno = e;
+	return -1;
+}
+
+static inline void afib_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Close what afib_pair() opened (@lfd may be NULL), client end first. */
+static inline void afib_pair_close(int *cfd, int *sfd, int *lfd)
+{
+	afib_close(cfd);
+	afib_close(sfd);
+	if (lfd)
+		afib_close(lfd);
+}
+
 /* poll() one fd; returns revents, 0 on timeout, -1 on error. */
 static inline int afib_poll1(int fd, short events, int ms)
 {
@@ -437,11 +506,157 @@ static inline int afib_max_msg(int fd)
 	return v;
 }
 
-static inline void afib_close(int *fd)
+/*
+ * pthread_join() @th if it ends within @ms: 0, else ETIMEDOUT and @th
+ * still runs.
+ */
+static inline int afib_join(pthread_t th, int ms)
 {
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_timedjoin_np(th, NULL, &ts);
+}
+
+/* One send() (@tx) or recv() in a thread of its own: afib_io_start(). */
+struct afib_io {
+	int fd;
+	bool tx;
+	void *buf;
+	size_t len;
+	int flags;
+	/* results */
+	ssize_t ret;
+	int err;
+	pthread_t th;
+};
+
+static inline void *afib_io_fn(void *arg)
+{
+	struct afib_io *io = arg;
+
+	if (io->tx)
+		io->ret = send(io->fd, io->buf, io->len, io->flags);
+	else
+		io->ret = recv(io->fd, io->buf, io->len, io->flags);
+	io->err = errno;
+	return NULL;
+}
+
+/* 0, or an errno from pthread_create(). */
+static inline int afib_io_start(struct afib_io *io)
+{
+	return pthread_create(&io->th, NULL, afib_io_fn, io);
+}
+
+/*
+ * A page that blocks whoever touches it first, the kernel included, until
+ * the test resolves the fault: one anonymous page registered with a
+ * userfaultfd for missing-page faults.  No UFFD_USER_MODE_ONLY, so the
+ * copy_to_user()/copy_from_user() of a system call blocks as well (that
+ * needs CAP_SYS_PTRACE where vm.unprivileged_userfaultfd is 0: root).
+ */
+struct afib_uffd {
+	int fd;
+	char *page;
+	size_t size;		/* of @page */
+	uint64_t fault;		/* address afib_uffd_wait() saw fault */
+};
+
+static inline void afib_uffd_close(struct afib_uffd *u)
+{
+	if (u->page && u->page != MAP_FAILED)
+		munmap(u->page, u->size);
+	u->page = NULL;
+	afib_close(&u->fd);
+}
+
+/*
+ * Returns 0, or -1 with errno set (ENOSYS: the kernel has no
+ * CONFIG_USERFAULTFD).
+ */
+static inline int afib_uffd_open(struct afib_uffd *u)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int e;
+
+	u->size = sysconf(_SC_PAGESIZE);
+	u->page = NULL;
+	u->fault = 0;
+	u->fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u->fd < 0)
+		return -1;
+	if (ioctl(u->fd, UFFDIO_API, &api))
+		goto err;
+	u->page = mmap(NULL, u->size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (u->page == MAP_FAILED)
+		goto err;
+	reg.range.start = (uintptr_t)u->page;
+	reg.range.len = u->size;
+	if (ioctl(u->fd, UFFDIO_REGISTER, &reg))
+		goto err;
+	if (!(reg.ioctls & (1ULL << _UFFDIO_COPY))) {
+		errno = EOPNOTSUPP;
+		goto err;
+	}
+	return 0;
+err:
+	e = errno;
+	afib_uffd_close(u);
+	errno = e;
+	return -1;
+}
+
+/*
+ * Wait up to @ms for someone to fault on the page (the fault stays
+ * unresolved).  Returns 0, or -1 with errno set (ETIMEDOUT).
+ */
+static inline int afib_uffd_wait(struct afib_uffd *u, int ms)
+{
+	int64_t end = afib_now_ms() + ms, left;
+	struct uffd_msg msg;
+	ssize_t n;
+
+	for (;;) {
+		n = read(u->fd, &msg, sizeof(msg));
+		if (n == sizeof(msg) && msg.event == UFFD_EVENT_PAGEFAULT) {
+			u->fault = msg.arg.pagefault.address;
+			return 0;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		left = end - afib_now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		afib_poll1(u->fd, POLLIN, left);
+	}
+}
+
+/*
+ * Resolve the fault: map the page with a copy of @src (u->size bytes) and
+ * wake whoever waits for it.  0, or -1 with errno set.
+ */
+static inline int afib_uffd_resolve(struct afib_uffd *u, const void *src)
+{
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)u->page,
+		.src = (uintptr_t)src,
+		.len = u->size,
+	};
+
+	return ioctl(u->fd, UFFDIO_COPY, &copy) ? -1 : 0;
 }
 
 #endif /* AFIB_LIB_H */
