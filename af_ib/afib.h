@@ -14,7 +14,10 @@
  *
  * Process context never calls rdma_destroy_id(), rdma_connect() or
  * rdma_accept() with lock_sock() held: those take the handler_mutex.
- * Completion handlers run in softirq and take only afib_sock.lock.
+ * Completion handlers run in process context, either in a reader or
+ * writer that sleeps in recvmsg()/sendmsg() and polls the CQ itself when
+ * the CQ event wakes it, or else in afib_sock.poll_work; they take only
+ * afib_sock.lock.  See afib_cq_poll().
  * Work requests are posted only under afib_sock.lock, after checking
  * afib_sock.dead, so afib_kill() never waits for a reader or a writer
  * (who may be stuck in a page fault on the user's buffer).
@@ -85,6 +88,27 @@ struct afib_buf {
 	bool			eor;
 };
 
+/* afib_sock.cq_flags */
+enum {
+	AFIB_CQ_BUSY,	/* someone polls the CQ, or there is none to poll */
+	AFIB_CQ_WAITER,	/* a sleeping reader or writer will poll it */
+	AFIB_CQ_AGAIN,	/* a poll was asked for while one ran */
+};
+
+/* Payload-less control sends in flight at once. */
+#define AFIB_CTRL_MAX		4U
+
+/**
+ * struct afib_ctrl - a control send in flight.
+ * @cqe: its completion entry.
+ * @seq: send ring position posted before it: its completion (the send
+ *	queue completes in order) frees the ring up to there.
+ */
+struct afib_ctrl {
+	struct ib_cqe		cqe;
+	u32			seq;
+};
+
 /**
  * struct afib_sock - an AF_IB socket.
  * @sk: must be first.
@@ -93,6 +117,8 @@ struct afib_buf {
  * @dev: device the QP lives on, with a reference, or NULL.
  * @dev_node: on @dev's socket list.
  * @cq: completion queue for sends and receives.
+ * @cq_flags: AFIB_CQ_* bits.
+ * @poll_work: polls the CQ when no reader or writer waits to do it.
  * @qp: the RC queue pair.
  * @qp_id: the rdma_cm id @qp was created on; alive while @qp is.
  * @dest_qpn: the peer's QP number.
@@ -104,14 +130,18 @@ struct afib_buf {
  * @lock: protects the fields below it, BH safe.
  * @tx_credits: receive buffers the peer has available for us.
  * @tx_head: send ring position of the next buffer to take (free running).
+ * @tx_posted: send ring position after the last buffer posted.
  * @tx_tail: send ring position of the oldest buffer not completed.  Only
- *	the last work request of a message is signaled; its completion
- *	frees the ring up to it (an RC send queue completes in order).
+ *	some messages' last work request is signaled (see afib_tx_post());
+ *	its completion, or a later control send's, frees the ring up to it
+ *	(an RC send queue completes in order).
+ * @tx_unsig: buffers posted since the last signaled work request.
  * @tx_want: segments a blocked sender or poller waits for; 0 if none.
  *	Completions wake writers only when that much room is free.
  * @tx_busy: a sender holds buffers it has not posted yet: FIN waits.
  * @drain_wait: someone waits for afib_tx_idle().
  * @ctrl_inflight: control sends not completed.
+ * @ctrl_head: control sends posted (free running; indexes @ctrl).
  * @rx_owed: buffers reposted but not yet reported to the peer.
  * @rx_queue: received data segments in order.
  * @rx_msgs: complete messages (EOR seen) on @rx_queue.
@@ -137,7 +167,7 @@ struct afib_buf {
  * @seg_size: size of our receive buffers (and of send buffers).
  * @peer: the peer's hello: its segment size, message limit, credits.
  * @credit_thresh: owed credits that trigger a CREDIT message.
- * @ctrl_cqe: completion entry shared by payload-less control sends.
+ * @ctrl: payload-less control sends in flight, a ring.
  * @path_mtu: path MTU in bytes.
  */
 struct afib_sock {
@@ -147,6 +177,8 @@ struct afib_sock {
 	struct afib_dev		*dev;
 	struct list_head	dev_node;
 	struct ib_cq		*cq;
+	unsigned long		cq_flags;
+	struct work_struct	poll_work;
 	struct ib_qp		*qp;
 	struct rdma_cm_id	*qp_id;
 	u32			dest_qpn;
@@ -159,11 +191,14 @@ struct afib_sock {
 	spinlock_t		lock;		/* fields below */
 	u32			tx_credits;
 	u32			tx_head;
+	u32			tx_posted;
 	u32			tx_tail;
+	u32			tx_unsig;
 	u32			tx_want;
 	bool			tx_busy;
 	bool			drain_wait;
 	u32			ctrl_inflight;
+	u32			ctrl_head;
 	u32			rx_owed;
 	struct list_head	rx_queue;
 	u32			rx_msgs;
@@ -187,7 +222,7 @@ struct afib_sock {
 	u32			seg_size;
 	struct afib_hello_host	peer;
 	u32			credit_thresh;
-	struct ib_cqe		ctrl_cqe;
+	struct afib_ctrl	ctrl[AFIB_CTRL_MAX];
 	u32			path_mtu;
 };
 
@@ -197,6 +232,7 @@ static inline struct afib_sock *afib_sk(struct sock *sk)
 }
 
 extern struct proto afib_proto;
+extern struct workqueue_struct *afib_wq;
 extern const struct proto_ops afib_seqpacket_ops;
 
 /* afib_addr.c: address translation, pure (KUnit) */
@@ -223,6 +259,8 @@ void afib_set_error(struct sock *sk, int err);
 
 /* afib_data.c: queues and the data path */
 int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id);
+void afib_cq_poll(struct afib_sock *as);
+void afib_poll_work(struct work_struct *work);
 void afib_kill(struct afib_sock *as, int err);
 void afib_free_bufs(struct afib_sock *as);
 int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len);
@@ -260,6 +298,47 @@ void afib_write_space(struct sock *sk);
 				      *__timeo);			\
 	}								\
 	remove_wait_queue(sk_sleep(__sk), &__wait);			\
+	__err;								\
+})
+
+/*
+ * afib_wait() for a reader or writer whose condition depends on
+ * completions: it polls the CQ before it sleeps, and when it sleeps it
+ * asks the CQ event to wake it rather than the poll worker, saving a
+ * context switch per message.  If the event came to it, it polls before
+ * it leaves.
+ */
+#define afib_wait_cq(as, timeo, cond)					\
+({									\
+	DEFINE_WAIT_FUNC(__wait, woken_wake_function);			\
+	struct afib_sock *__as = (as);					\
+	struct sock *__sk = &__as->sk;					\
+	long *__timeo = (timeo);					\
+	bool __armed = false;						\
+	int __err = 0;							\
+									\
+	add_wait_queue(sk_sleep(__sk), &__wait);			\
+	for (;;) {							\
+		afib_cq_poll(__as);					\
+		if (cond)						\
+			break;						\
+		if (!*__timeo) {					\
+			__err = -EAGAIN;				\
+			break;						\
+		}							\
+		if (signal_pending(current)) {				\
+			__err = sock_intr_errno(*__timeo);		\
+			break;						\
+		}							\
+		set_bit(AFIB_CQ_WAITER, &__as->cq_flags);		\
+		__armed = true;						\
+		*__timeo = wait_woken(&__wait, TASK_INTERRUPTIBLE,	\
+				      *__timeo);			\
+	}								\
+	remove_wait_queue(sk_sleep(__sk), &__wait);			\
+	if (__armed &&							\
+	    !test_and_clear_bit(AFIB_CQ_WAITER, &__as->cq_flags))	\
+		afib_cq_poll(__as);					\
 	__err;								\
 })
 

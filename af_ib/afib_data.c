@@ -2,13 +2,13 @@
 /*
  * af_ib SOCK_SEQPACKET data path.
  *
- * Each connected socket owns one CQ (polled in softirq) and one RC QP.
- * Receive buffers are pages posted on the RQ; a completed data segment is
- * appended to rx_queue and recvmsg() copies whole messages out of it,
- * then reposts the buffers and owes the peer that many credits.  Send
- * buffers form a ring; sendmsg() waits until the whole message fits
- * (buffers and credits), copies it in and posts it as one chain of which
- * only the last work request is signaled, so a message is never half
+ * Each connected socket owns one CQ (polled from a workqueue) and one RC
+ * QP.  Receive buffers are pages posted on the RQ; a completed data
+ * segment is appended to rx_queue and recvmsg() copies whole messages out
+ * of it, then reposts the buffers and owes the peer that many credits.
+ * Send buffers form a ring; sendmsg() waits until the whole message fits
+ * (buffers and credits), copies it in and posts it as one chain, of which
+ * at most the last work request is signaled, so a message is never half
  * sent and a signal or timeout never splits one.  Credits ride on every
  * message's immediate value; see afib_proto.h.
  *
@@ -29,8 +29,6 @@
 /* Segment size of our buffers; peers negotiate min(ours, theirs). */
 #define AFIB_SEG_SIZE		16384U
 #define AFIB_MAX_SLOTS		1024U
-/* Payload-less control sends in flight at once. */
-#define AFIB_CTRL_MAX		4U
 
 static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc);
 static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc);
@@ -174,6 +172,90 @@ static void __afib_repost_one(struct afib_sock *as, struct afib_buf *buf)
 	list_del_init(&buf->list);
 }
 
+/* Completions polled at once. */
+#define AFIB_POLL_BATCH		8
+
+/**
+ * afib_cq_poll() - run the completions of a socket's CQ and rearm it.
+ * @as: the socket.
+ *
+ * Process context.  One poller at a time (AFIB_CQ_BUSY).  A caller that
+ * finds another at work leaves a request (AFIB_CQ_AGAIN) and returns: the
+ * one at work polls again after it lets go, so an event that came just
+ * before it did is not lost.  AFIB_CQ_BUSY is also held while there is
+ * no CQ, and for good once afib_kill() drained the QP.
+ */
+void afib_cq_poll(struct afib_sock *as)
+{
+	struct ib_wc wcs[AFIB_POLL_BATCH];
+	int n, i;
+
+	set_bit(AFIB_CQ_AGAIN, &as->cq_flags);
+	/* The request before the look at BUSY; pairs with the one below. */
+	smp_mb__after_atomic();
+	while (test_bit(AFIB_CQ_AGAIN, &as->cq_flags) &&
+	       !test_and_set_bit_lock(AFIB_CQ_BUSY, &as->cq_flags)) {
+		clear_bit(AFIB_CQ_AGAIN, &as->cq_flags);
+		/* Requests from now on are for completions after this poll. */
+		smp_mb__after_atomic();
+		do {
+			while ((n = ib_poll_cq(as->cq, AFIB_POLL_BATCH,
+					       wcs)) > 0)
+				for (i = 0; i < n; i++)
+					wcs[i].wr_cqe->done(as->cq, &wcs[i]);
+		} while (ib_req_notify_cq(as->cq, IB_CQ_NEXT_COMP |
+					  IB_CQ_REPORT_MISSED_EVENTS) > 0);
+		clear_bit_unlock(AFIB_CQ_BUSY, &as->cq_flags);
+		/* Letting go before the look at AGAIN; pairs with the above. */
+		smp_mb__after_atomic();
+	}
+}
+
+void afib_poll_work(struct work_struct *work)
+{
+	afib_cq_poll(container_of(work, struct afib_sock, poll_work));
+}
+
+/*
+ * CQ event, any context: wake the reader or writer that will poll, or
+ * have the worker poll.  Exactly one of them clears AFIB_CQ_WAITER.
+ */
+static void afib_cq_event(struct ib_cq *cq, void *ctx)
+{
+	struct afib_sock *as = ctx;
+	struct socket_wq *wq;
+
+	if (!test_and_clear_bit(AFIB_CQ_WAITER, &as->cq_flags)) {
+		queue_work(afib_wq, &as->poll_work);
+		return;
+	}
+	rcu_read_lock();
+	wq = rcu_dereference(as->sk.sk_wq);
+	if (wq)
+		wake_up_interruptible_all(&wq->wait);
+	rcu_read_unlock();
+}
+
+static void afib_cq_error(struct ib_event *ev, void *ctx)
+{
+	struct afib_sock *as = ctx;
+
+	afib_set_error(&as->sk, ECONNRESET);
+}
+
+/*
+ * Stop polling for good and free the CQ.  Completion handlers no longer
+ * run when this returns.
+ */
+static void afib_cq_destroy(struct afib_sock *as)
+{
+	while (test_and_set_bit_lock(AFIB_CQ_BUSY, &as->cq_flags))
+		usleep_range(20, 50);
+	ib_destroy_cq(as->cq);
+	as->cq = NULL;
+	cancel_work_sync(&as->poll_work);
+}
+
 /* Free send ring entries.  Caller holds as->lock. */
 static u32 __afib_tx_space(struct afib_sock *as)
 {
@@ -230,6 +312,7 @@ static bool __afib_tx_wake(struct afib_sock *as)
 int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 {
 	struct ib_qp_init_attr attr = {};
+	struct ib_cq_init_attr cq_attr = {};
 	struct afib_dev *dev;
 	LIST_HEAD(posts);
 	u32 i, min_rx;
@@ -259,13 +342,15 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	min_rx = afib_min_rx_slots(AFIB_MAX_MSG, as->seg_size);
 	as->rx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_rcvbuf) / as->seg_size,
 			       min_rx, AFIB_MAX_SLOTS);
+	/* At least two messages: see afib_tx_post(). */
 	as->tx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_sndbuf) / as->seg_size,
-			       afib_max_segs(as), AFIB_MAX_SLOTS);
+			       2 * afib_max_segs(as), AFIB_MAX_SLOTS);
 
 	as->credit_thresh = afib_credit_thresh(as->rx_slots, afib_max_segs(as));
-	as->cq = ib_alloc_cq(dev->ibdev, as,
-			     as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 3,
-			     0, IB_POLL_SOFTIRQ);
+	/* Our own handler: see afib_cq_poll() and afib_wait_cq(). */
+	cq_attr.cqe = as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 3;
+	as->cq = ib_create_cq(dev->ibdev, afib_cq_event, afib_cq_error, as,
+			      &cq_attr);
 	if (IS_ERR(as->cq)) {
 		err = PTR_ERR(as->cq);
 		as->cq = NULL;
@@ -296,7 +381,9 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 		goto free_bufs;
 	}
 	as->tx_head = 0;
+	as->tx_posted = 0;
 	as->tx_tail = 0;
+	as->tx_unsig = 0;
 	for (i = 0; i < as->rx_slots + 1; i++)
 		list_add_tail(&as->rx_bufs[i].list, &posts);
 	err = afib_post_recvs(as, &posts);
@@ -304,12 +391,16 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 		list_del_init(&as->rx_bufs[i].list);
 	if (err)
 		goto free_bufs;
-	as->ctrl_cqe.done = afib_ctrl_done;
+	for (i = 0; i < AFIB_CTRL_MAX; i++)
+		as->ctrl[i].cqe.done = afib_ctrl_done;
+	/* Polling may start: arm the CQ, nothing has completed yet. */
+	ib_req_notify_cq(as->cq, IB_CQ_NEXT_COMP);
+	clear_bit_unlock(AFIB_CQ_BUSY, &as->cq_flags);
 	mutex_unlock(&as->qp_lock);
 	return 0;
 
 free_bufs:
-	ib_drain_qp(as->qp);
+	/* Nobody polls (AFIB_CQ_BUSY): no handler sees these buffers. */
 	rdma_destroy_qp(id);
 	as->qp = NULL;
 	as->qp_id = NULL;
@@ -317,7 +408,8 @@ free_bufs:
 	afib_unmap_array(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
 	afib_free_bufs(as);
 free_cq:
-	ib_free_cq(as->cq);
+	/* Never armed, never polled. */
+	ib_destroy_cq(as->cq);
 	as->cq = NULL;
 detach:
 	afib_dev_detach(as);
@@ -334,12 +426,12 @@ static void __afib_qp_destroy(struct afib_sock *as)
 {
 	if (!as->qp)
 		return;
+	/* Pollers run the flushed completions, then stop for good. */
 	ib_drain_qp(as->qp);
 	rdma_destroy_qp(as->qp_id);
 	as->qp = NULL;
 	as->qp_id = NULL;
-	ib_free_cq(as->cq);
-	as->cq = NULL;
+	afib_cq_destroy(as);
 
 	spin_lock_bh(&as->lock);
 	INIT_LIST_HEAD(&as->rx_queue);
@@ -382,9 +474,9 @@ void afib_kill(struct afib_sock *as, int err)
 /* Report a broken connection from completion context. */
 static void afib_conn_error(struct afib_sock *as, int err)
 {
-	spin_lock(&as->lock);
+	spin_lock_bh(&as->lock);
 	as->peer_gone = true;
-	spin_unlock(&as->lock);
+	spin_unlock_bh(&as->lock);
 	afib_set_error(&as->sk, err);
 }
 
@@ -394,8 +486,9 @@ static void afib_conn_error(struct afib_sock *as, int err)
  */
 static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 {
+	struct afib_ctrl *ctrl = &as->ctrl[as->ctrl_head % AFIB_CTRL_MAX];
 	struct ib_send_wr wr = {
-		.wr_cqe		= &as->ctrl_cqe,
+		.wr_cqe		= &ctrl->cqe,
 		.opcode		= IB_WR_SEND_WITH_IMM,
 		.send_flags	= IB_SEND_SIGNALED,
 	};
@@ -411,12 +504,15 @@ static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 		return -EAGAIN;
 	owed = min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
 	wr.ex.imm_data = afib_imm_encode(type, false, owed);
+	ctrl->seq = as->tx_posted;
 	err = ib_post_send(as->qp, &wr, NULL);
 	if (err)
 		return err;
 	as->rx_owed -= owed;
 	as->tx_credits -= credit;
 	as->ctrl_inflight++;
+	as->ctrl_head++;
+	as->tx_unsig = 0;
 	return 0;
 }
 
@@ -485,7 +581,7 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 		return;
 	}
 
-	spin_lock(&as->lock);
+	spin_lock_bh(&as->lock);
 	as->tx_credits += credits;
 	if (type == AFIB_MT_DATA) {
 		buf->len = wc->byte_len;
@@ -515,7 +611,7 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	if (!as->dead)
 		__afib_ctrl_flush(as);
 	wake_tx = __afib_tx_wake(as);
-	spin_unlock(&as->lock);
+	spin_unlock_bh(&as->lock);
 
 	if (type == AFIB_MT_ABORT)
 		afib_set_error(sk, ECONNRESET);
@@ -525,19 +621,25 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 		sk->sk_write_space(sk);
 }
 
-/* The last work request of a message completed, and all before it. */
+/* Sends up to ring position @seq completed.  Caller holds as->lock. */
+static void __afib_tx_complete(struct afib_sock *as, u32 seq)
+{
+	if ((s32)(seq - as->tx_tail) > 0)
+		as->tx_tail = seq;
+}
+
+/* A signaled data send completed, and all before it. */
 static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
 	struct afib_sock *as = cq->cq_context;
 	bool wake;
 
-	spin_lock(&as->lock);
+	spin_lock_bh(&as->lock);
 	/* Flushed unsignaled requests may complete too, in order. */
-	if ((s32)(buf->seq - as->tx_tail) > 0)
-		as->tx_tail = buf->seq;
+	__afib_tx_complete(as, buf->seq);
 	wake = __afib_tx_wake(as);
-	spin_unlock(&as->lock);
+	spin_unlock_bh(&as->lock);
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
@@ -548,15 +650,18 @@ static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 
 static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc)
 {
+	struct afib_ctrl *ctrl = container_of(wc->wr_cqe, struct afib_ctrl,
+					      cqe);
 	struct afib_sock *as = cq->cq_context;
 	bool wake;
 
-	spin_lock(&as->lock);
+	spin_lock_bh(&as->lock);
 	as->ctrl_inflight--;
+	__afib_tx_complete(as, ctrl->seq);
 	if (!as->dead)
 		__afib_ctrl_flush(as);
 	wake = __afib_tx_wake(as);
-	spin_unlock(&as->lock);
+	spin_unlock_bh(&as->lock);
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
@@ -692,7 +797,15 @@ static void afib_tx_unreserve(struct afib_sock *as, u32 segs)
 	spin_unlock_bh(&as->lock);
 }
 
-/* Post a reserved, filled message as one chain. */
+/*
+ * Post a reserved, filled message as one chain.  Only the last work
+ * request of a message that brings the unsignaled buffers to half the
+ * ring is signaled, so fewer than half of the ring's buffers wait for a
+ * completion that will not come; with at least two messages' worth of
+ * buffers a blocked sender always gets room.  A control send's
+ * completion also frees what was posted before it (close() relies on
+ * its FIN for that).
+ */
 static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
 			u32 segs, size_t len)
 {
@@ -725,11 +838,11 @@ static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
 		wr->opcode = IB_WR_SEND_WITH_IMM;
 		wr->ex.imm_data = afib_imm_encode(AFIB_MT_DATA, i + 1 == segs,
 						  i ? 0 : owed);
-		if (i + 1 == segs)
-			wr->send_flags = IB_SEND_SIGNALED;
-		else
+		if (i + 1 < segs)
 			wr->next = &bufs[i + 1]->swr;
 	}
+	if (as->tx_unsig + segs >= as->tx_slots / 2)
+		wr->send_flags = IB_SEND_SIGNALED;
 	err = ib_post_send(as->qp, &bufs[0]->swr, NULL);
 	if (err) {
 		/* The QP is broken: the connection is over. */
@@ -738,6 +851,8 @@ static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
 		goto out;
 	}
 	as->rx_owed -= owed;
+	as->tx_posted = bufs[segs - 1]->seq;
+	as->tx_unsig = wr->send_flags ? 0 : as->tx_unsig + segs;
 out:
 	if (!as->dead)
 		__afib_ctrl_flush(as);	/* a FIN may wait for us */
@@ -782,7 +897,7 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
 	/* A CREDIT sent after a wakeup may take the credit we woke for. */
 	while ((err = afib_tx_reserve(as, bufs, segs)) == -EAGAIN && timeo) {
-		err = afib_wait(as, &timeo, afib_tx_ready(as, segs));
+		err = afib_wait_cq(as, &timeo, afib_tx_ready(as, segs));
 		if (err)
 			break;
 	}
@@ -881,7 +996,8 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	if (mutex_lock_interruptible(&as->rx_lock))
 		return -ERESTARTSYS;
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
-	err = afib_rx_ready(as) ? 0 : afib_wait(as, &timeo, afib_rx_ready(as));
+	err = afib_rx_ready(as) ? 0 :
+	      afib_wait_cq(as, &timeo, afib_rx_ready(as));
 	if (err)
 		goto unlock;
 

@@ -45,13 +45,19 @@ static const struct net_proto_family afib_family_ops = {
 	.owner	= THIS_MODULE,
 };
 
+/* Polls CQs that no sleeping reader or writer polls: afib_poll_work(). */
+struct workqueue_struct *afib_wq;
+
 static int __init afib_init(void)
 {
 	int err;
 
+	afib_wq = alloc_workqueue("af_ib", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
+	if (!afib_wq)
+		return -ENOMEM;
 	err = proto_register(&afib_proto, 1);
 	if (err)
-		return err;
+		goto destroy_wq;
 	err = afib_ib_init();
 	if (err)
 		goto unregister_proto;
@@ -66,6 +72,8 @@ unregister_client:
 	afib_ib_exit();
 unregister_proto:
 	proto_unregister(&afib_proto);
+destroy_wq:
+	destroy_workqueue(afib_wq);
 	return err;
 }
 
@@ -74,6 +82,7 @@ static void __exit afib_exit(void)
 	sock_unregister(PF_IB);
 	afib_ib_exit();
 	proto_unregister(&afib_proto);
+	destroy_workqueue(afib_wq);
 }
 
 module_init(afib_init);

@@ -52,6 +52,9 @@ struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern)
 	mutex_init(&as->tx_lock);
 	mutex_init(&as->qp_lock);
 	spin_lock_init(&as->lock);
+	INIT_WORK(&as->poll_work, afib_poll_work);
+	/* No CQ to poll yet. */
+	set_bit(AFIB_CQ_BUSY, &as->cq_flags);
 	INIT_LIST_HEAD(&as->rx_queue);
 	INIT_LIST_HEAD(&as->accept_q);
 	INIT_LIST_HEAD(&as->accept_node);
@@ -673,15 +676,19 @@ static void afib_teardown(struct afib_sock *as, bool abort)
 	struct sock *sk = &as->sk;
 	struct rdma_cm_id *id;
 	long timeo;
+	bool sent;
 
 	if (as->qp && !as->dead && !as->peer_gone) {
+		/* The FIN or ABORT completes after everything sent before. */
 		if (abort || READ_ONCE(as->rx_msgs) ||
 		    (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime))
-			afib_send_ctrl(as, AFIB_MT_ABORT);
+			sent = !afib_send_ctrl(as, AFIB_MT_ABORT);
 		else
-			afib_send_ctrl(as, AFIB_MT_FIN);
+			sent = !afib_send_ctrl(as, AFIB_MT_FIN);
 		timeo = sock_flag(sk, SOCK_LINGER) ? sk->sk_lingertime :
 			AFIB_CLOSE_TIMEOUT;
+		if (!sent)
+			timeo = 0;	/* no ABORT: disconnect at once */
 		if (sk->sk_socket) {
 			afib_wait(as, &timeo, afib_tx_idle(as));
 		} else {
