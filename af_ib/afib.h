@@ -276,50 +276,27 @@ void afib_write_space(struct sock *sk);
 /*
  * Wait for @cond, for at most *@timeo.  Returns 0 when it holds, else
  * -EAGAIN or the signal's errno.  No socket lock is held.
+ *
+ * With @poll_cq (afib_wait_cq(), for a reader or writer whose condition
+ * depends on completions) it polls the CQ before it sleeps, and when it
+ * sleeps it asks the CQ event to wake it rather than the poll worker,
+ * saving a context switch per message; if the event came to it, it polls
+ * before it leaves.
  */
-#define afib_wait(as, timeo, cond)					\
-({									\
-	DEFINE_WAIT_FUNC(__wait, woken_wake_function);			\
-	struct sock *__sk = &(as)->sk;					\
-	long *__timeo = (timeo);					\
-	int __err = 0;							\
-									\
-	add_wait_queue(sk_sleep(__sk), &__wait);			\
-	while (!(cond)) {						\
-		if (!*__timeo) {					\
-			__err = -EAGAIN;				\
-			break;						\
-		}							\
-		if (signal_pending(current)) {				\
-			__err = sock_intr_errno(*__timeo);		\
-			break;						\
-		}							\
-		*__timeo = wait_woken(&__wait, TASK_INTERRUPTIBLE,	\
-				      *__timeo);			\
-	}								\
-	remove_wait_queue(sk_sleep(__sk), &__wait);			\
-	__err;								\
-})
-
-/*
- * afib_wait() for a reader or writer whose condition depends on
- * completions: it polls the CQ before it sleeps, and when it sleeps it
- * asks the CQ event to wake it rather than the poll worker, saving a
- * context switch per message.  If the event came to it, it polls before
- * it leaves.
- */
-#define afib_wait_cq(as, timeo, cond)					\
+#define __afib_wait(as, timeo, cond, poll_cq)				\
 ({									\
 	DEFINE_WAIT_FUNC(__wait, woken_wake_function);			\
 	struct afib_sock *__as = (as);					\
 	struct sock *__sk = &__as->sk;					\
+	const bool __poll = (poll_cq);					\
 	long *__timeo = (timeo);					\
 	bool __armed = false;						\
 	int __err = 0;							\
 									\
 	add_wait_queue(sk_sleep(__sk), &__wait);			\
 	for (;;) {							\
-		afib_cq_poll(__as);					\
+		if (__poll)						\
+			afib_cq_poll(__as);				\
 		if (cond)						\
 			break;						\
 		if (!*__timeo) {					\
@@ -330,8 +307,10 @@ void afib_write_space(struct sock *sk);
 			__err = sock_intr_errno(*__timeo);		\
 			break;						\
 		}							\
-		set_bit(AFIB_CQ_WAITER, &__as->cq_flags);		\
-		__armed = true;						\
+		if (__poll) {						\
+			set_bit(AFIB_CQ_WAITER, &__as->cq_flags);	\
+			__armed = true;					\
+		}							\
 		*__timeo = wait_woken(&__wait, TASK_INTERRUPTIBLE,	\
 				      *__timeo);			\
 	}								\
@@ -341,6 +320,9 @@ void afib_write_space(struct sock *sk);
 		afib_cq_poll(__as);					\
 	__err;								\
 })
+
+#define afib_wait(as, timeo, cond)	__afib_wait(as, timeo, cond, false)
+#define afib_wait_cq(as, timeo, cond)	__afib_wait(as, timeo, cond, true)
 
 /* afib_sock.c */
 struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern);
