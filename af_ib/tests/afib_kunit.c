@@ -149,23 +149,25 @@ static void afib_addr_report(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, afib_addr_from_cm((struct sockaddr *)&cm4,
 						AF_INET, &out),
 			(int)sizeof(*sin));
-	KUNIT_EXPECT_EQ(test, sin->sin_addr.s_addr, cm4.sin_addr.s_addr);
-	KUNIT_EXPECT_EQ(test, sin->sin_port, cm4.sin_port);
+	KUNIT_EXPECT_EQ(test, be32_to_cpu(sin->sin_addr.s_addr),
+			be32_to_cpu(cm4.sin_addr.s_addr));
+	KUNIT_EXPECT_EQ(test, be16_to_cpu(sin->sin_port),
+			be16_to_cpu(cm4.sin_port));
 
 	KUNIT_EXPECT_EQ(test, afib_addr_from_cm((struct sockaddr *)&cm4,
 						AF_INET6, &out),
 			(int)sizeof(*sin6));
 	KUNIT_EXPECT_TRUE(test, ipv6_addr_v4mapped(&sin6->sin6_addr));
-	KUNIT_EXPECT_EQ(test, sin6->sin6_addr.s6_addr32[3],
-			cm4.sin_addr.s_addr);
+	KUNIT_EXPECT_EQ(test, be32_to_cpu(sin6->sin6_addr.s6_addr32[3]),
+			be32_to_cpu(cm4.sin_addr.s_addr));
 
 	KUNIT_EXPECT_EQ(test, afib_addr_from_cm((struct sockaddr *)&cm4,
 						AF_IB, &out),
 			(int)sizeof(*sib));
 	KUNIT_EXPECT_EQ(test, sib->sib_family, AF_IB);
 	KUNIT_EXPECT_EQ(test, be64_to_cpu(sib->sib_sid), AFIB_SID_PS_TCP | 80);
-	KUNIT_EXPECT_EQ(test, sib->sib_addr.sib_addr32[3],
-			cm4.sin_addr.s_addr);
+	KUNIT_EXPECT_EQ(test, be32_to_cpu(sib->sib_addr.sib_addr32[3]),
+			be32_to_cpu(cm4.sin_addr.s_addr));
 	KUNIT_EXPECT_EQ(test, be16_to_cpu(sib->sib_pkey), 0xffff);
 }
 
