@@ -9,6 +9,7 @@
  *   afib_sock.tx_lock    one sender at a time (a message is posted whole)
  *   afib_sock.qp_lock    creation and destruction of the QP, CQ and
  *                        buffer mappings; getsockopt()'s view of them
+ *                        (then afib_sock.cm_lock, or afib_dev.lock)
  *   afib_sock.lock       spinlock, BH: credits, buffers, posting, accept
  *                        queue
  *

@@ -2,11 +2,11 @@
 /*
  * af_ib SOCK_SEQPACKET data path.
  *
- * Each connected socket owns one CQ (polled from a workqueue) and one RC
- * QP.  Receive buffers are pages posted on the RQ; a completed data
- * segment is appended to rx_queue and recvmsg() copies whole messages out
- * of it, then reposts the buffers and owes the peer that many credits.
- * Send buffers form a ring; sendmsg() waits until the whole message fits
+ * Each connected socket owns one CQ (see afib_cq_poll()) and one RC QP.
+ * Receive buffers are pages posted on the RQ; a completed data segment is
+ * appended to rx_queue and recvmsg() copies whole messages out of it,
+ * then reposts the buffers and owes the peer that many credits.  Send
+ * buffers form a ring; sendmsg() waits until the whole message fits
  * (buffers and credits), copies it in and posts it as one chain, of which
  * at most the last work request is signaled, so a message is never half
  * sent and a signal or timeout never splits one.  Credits ride on every
@@ -15,11 +15,13 @@
  * Work requests are posted under afib_sock.lock after checking
  * afib_sock.dead; user memory is copied outside it.  afib_kill() sets
  * dead, then destroys the QP under qp_lock and unmaps the buffers; their
- * pages stay until the socket goes (afib_free_bufs()), so a reader or
- * writer still copying never touches freed memory.
+ * pages stay until the socket goes or reconnects (afib_free_bufs(), under
+ * rx_lock and tx_lock), so a reader or writer still copying never
+ * touches freed memory.
  *
- * Writers are woken only when the room they wait for is there (tx_want),
- * and a tx completion does not wake a reader sleeping on the same queue.
+ * Completions wake writers only when the room they wait for is there
+ * (tx_want) and close() only when the send queue is idle (drain_wait), so
+ * most send completions wake nobody.
  */
 #include <linux/sched/signal.h>
 #include <linux/uio.h>
@@ -81,7 +83,8 @@ static void afib_free_array(struct afib_sock *as, struct afib_buf *bufs,
 
 /**
  * afib_free_bufs() - free the buffers a dead socket kept.
- * @as: a socket without a QP, and without readers or writers.
+ * @as: a socket without a QP; the caller holds rx_lock and tx_lock, or
+ *	the socket is being destroyed.
  */
 void afib_free_bufs(struct afib_sock *as)
 {
@@ -200,14 +203,17 @@ void afib_cq_poll(struct afib_sock *as)
 		smp_mb__after_atomic();
 		do {
 			while ((n = ib_poll_cq(as->cq, AFIB_POLL_BATCH,
-					       wcs)) > 0)
+					       wcs)) > 0) {
 				for (i = 0; i < n; i++)
 					wcs[i].wr_cqe->done(as->cq, &wcs[i]);
+				cond_resched();
+			}
 		} while (ib_req_notify_cq(as->cq, IB_CQ_NEXT_COMP |
 					  IB_CQ_REPORT_MISSED_EVENTS) > 0);
 		clear_bit_unlock(AFIB_CQ_BUSY, &as->cq_flags);
 		/* Letting go before the look at AGAIN; pairs with the above. */
 		smp_mb__after_atomic();
+		wake_up_bit(&as->cq_flags, AFIB_CQ_BUSY);	/* afib_kill() */
 	}
 }
 
@@ -236,21 +242,72 @@ static void afib_cq_event(struct ib_cq *cq, void *ctx)
 	rcu_read_unlock();
 }
 
+/* CQ overrun: completions were lost, the connection cannot go on. */
 static void afib_cq_error(struct ib_event *ev, void *ctx)
 {
 	struct afib_sock *as = ctx;
 
+	WRITE_ONCE(as->peer_gone, true);	/* any context: no lock */
 	afib_set_error(&as->sk, ECONNRESET);
 }
 
+/* Drain markers: the last work requests of a QP being destroyed. */
+struct afib_drain {
+	struct ib_cqe		cqe;
+	bool			done;
+};
+
+static void afib_drain_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	container_of(wc->wr_cqe, struct afib_drain, cqe)->done = true;
+}
+
 /*
- * Stop polling for good and free the CQ.  Completion handlers no longer
- * run when this returns.
+ * Flush the QP and run every completion it had coming, then keep the CQ
+ * to ourselves for good.  Like ib_drain_qp() (which wants a CQ from
+ * ib_alloc_cq()), with a marker on each queue after moving the QP to
+ * the error state, but polling the CQ here instead of waiting for a
+ * reader, a writer or the worker to do it.  Completion handlers no
+ * longer run when this returns.
  */
+static void afib_qp_drain(struct afib_sock *as)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+	struct afib_drain sd = { .cqe.done = afib_drain_done };
+	struct afib_drain rd = { .cqe.done = afib_drain_done };
+	/* Drivers read an RDMA WRITE as the whole struct ib_rdma_wr. */
+	struct ib_rdma_wr swr = {
+		.wr = {
+			.wr_cqe		= &sd.cqe,
+			.opcode		= IB_WR_RDMA_WRITE,
+			.send_flags	= IB_SEND_SIGNALED,
+		},
+	};
+	struct ib_recv_wr rwr = { .wr_cqe = &rd.cqe };
+	struct ib_wc wcs[AFIB_POLL_BATCH];
+	int n, i;
+
+	wait_on_bit_lock(&as->cq_flags, AFIB_CQ_BUSY, TASK_UNINTERRUPTIBLE);
+	/* A marker that cannot be posted has nothing to wait for. */
+	if (ib_modify_qp(as->qp, &attr, IB_QP_STATE)) {
+		sd.done = true;
+		rd.done = true;
+	} else {
+		sd.done = !!ib_post_send(as->qp, &swr.wr, NULL);
+		rd.done = !!ib_post_recv(as->qp, &rwr, NULL);
+	}
+	while (!sd.done || !rd.done) {
+		n = ib_poll_cq(as->cq, AFIB_POLL_BATCH, wcs);
+		for (i = 0; i < n; i++)
+			wcs[i].wr_cqe->done(as->cq, &wcs[i]);
+		if (n <= 0)
+			usleep_range(100, 200);
+	}
+}
+
+/* Free the CQ of a drained QP (afib_qp_drain() keeps AFIB_CQ_BUSY). */
 static void afib_cq_destroy(struct afib_sock *as)
 {
-	while (test_and_set_bit_lock(AFIB_CQ_BUSY, &as->cq_flags))
-		usleep_range(20, 50);
 	ib_destroy_cq(as->cq);
 	as->cq = NULL;
 	cancel_work_sync(&as->poll_work);
@@ -380,10 +437,12 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 		err = -ENOMEM;
 		goto free_bufs;
 	}
+	spin_lock_bh(&as->lock);
 	as->tx_head = 0;
 	as->tx_posted = 0;
 	as->tx_tail = 0;
 	as->tx_unsig = 0;
+	spin_unlock_bh(&as->lock);
 	for (i = 0; i < as->rx_slots + 1; i++)
 		list_add_tail(&as->rx_bufs[i].list, &posts);
 	err = afib_post_recvs(as, &posts);
@@ -426,8 +485,7 @@ static void __afib_qp_destroy(struct afib_sock *as)
 {
 	if (!as->qp)
 		return;
-	/* Pollers run the flushed completions, then stop for good. */
-	ib_drain_qp(as->qp);
+	afib_qp_drain(as);
 	rdma_destroy_qp(as->qp_id);
 	as->qp = NULL;
 	as->qp_id = NULL;
@@ -770,6 +828,9 @@ static int afib_tx_reserve(struct afib_sock *as, struct afib_buf **bufs,
 	if (__afib_tx_over(as)) {
 		err = sock_error(sk) ?: -EPIPE;
 	} else if (!__afib_tx_room(as, segs)) {
+		/* Also for MSG_DONTWAIT: an edge-triggered poller waits. */
+		__afib_tx_want(as, segs);
+		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
 		err = -EAGAIN;
 	} else {
 		for (i = 0; i < segs; i++) {
@@ -788,13 +849,18 @@ static int afib_tx_reserve(struct afib_sock *as, struct afib_buf **bufs,
 /* Give back what afib_tx_reserve() took; nothing was posted. */
 static void afib_tx_unreserve(struct afib_sock *as, u32 segs)
 {
+	bool wake;
+
 	spin_lock_bh(&as->lock);
 	as->tx_head -= segs;
 	as->tx_credits += segs;
 	as->tx_busy = false;
 	if (!as->dead)
 		__afib_ctrl_flush(as);	/* a FIN may wait for us */
+	wake = __afib_tx_wake(as);
 	spin_unlock_bh(&as->lock);
+	if (wake)
+		as->sk.sk_write_space(&as->sk);
 }
 
 /*

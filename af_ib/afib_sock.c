@@ -169,6 +169,16 @@ static int afib_connect_reset(struct afib_sock *as)
 	afib_destroy_id(as);
 	lock_sock(sk);
 
+	/*
+	 * A reader or writer of the failed connection may still be copying
+	 * to or from its buffers: wait for it before they go.
+	 */
+	if (mutex_lock_interruptible(&as->rx_lock))
+		return -ERESTARTSYS;
+	if (mutex_lock_interruptible(&as->tx_lock)) {
+		mutex_unlock(&as->rx_lock);
+		return -ERESTARTSYS;
+	}
 	spin_lock_bh(&as->lock);
 	as->dead = false;
 	as->peer_gone = false;
@@ -182,8 +192,9 @@ static int afib_connect_reset(struct afib_sock *as)
 	as->rx_owed = 0;
 	as->ctrl_inflight = 0;
 	spin_unlock_bh(&as->lock);
-	/* Nobody reads or writes an unconnected socket's buffers. */
 	afib_free_bufs(as);
+	mutex_unlock(&as->tx_lock);
+	mutex_unlock(&as->rx_lock);
 	as->bound = false;
 	as->tried = false;
 	if (as->cm_id || sk->sk_state != TCP_CLOSE)

@@ -308,4 +308,50 @@ TEST_F_TIMEOUT(pl, writer_pollout_wakeup, afib_tmo(120))
 	free(buf);
 }
 
+/*
+ * Edge-triggered EPOLLOUT registered while writable: a writer that then
+ * fills the window to EAGAIN (and polls nothing in between) must get
+ * EPOLLOUT once the peer drains.
+ */
+TEST_F_TIMEOUT(pl, writer_epollet, afib_tmo(120))
+{
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET };
+	int max = afib_max_msg(self->cfd), ep, n_ev;
+	int64_t start = afib_now_ms();
+	pid_t pid;
+	ssize_t n;
+	char *buf;
+
+	ASSERT_LT(0, max);
+	buf = malloc(max);
+	ASSERT_NE(NULL, buf);
+	memset(buf, 'e', max);
+	ASSERT_EQ(0, fcntl(self->cfd, F_SETFL, O_NONBLOCK));
+	ep = epoll_create1(0);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->cfd, &ev));
+	/* The edge of the registration itself. */
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 0));
+	ASSERT_TRUE(ev.events & EPOLLOUT);
+	while ((n = send(self->cfd, buf, max, 0)) > 0)
+		ASSERT_GT(afib_tmo(60) * 1000, afib_now_ms() - start);
+	ASSERT_EQ(EAGAIN, errno);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		afib_msleep(300);
+		while (recv(self->sfd, buf, max, 0) > 0)
+			;
+		_exit(0);
+	}
+	n_ev = epoll_wait(ep, &ev, 1, AFIB_WAIT_MS);
+	EXPECT_EQ(1, n_ev);
+	EXPECT_TRUE(n_ev == 1 && (ev.events & EPOLLOUT))
+		TH_LOG("events %#x", n_ev == 1 ? ev.events : 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(ep);
+	free(buf);
+}
+
 TEST_HARNESS_MAIN
