@@ -220,21 +220,33 @@ TEST_F_TIMEOUT(pl, peer_shutdown_wr, afib_tmo(30))
  * A writer blocked by a reader that does not read gets POLLOUT back once
  * the reader drains.
  */
+/*
+ * For the writer tests: a buffer of the largest message, filled with
+ * @fill, and @fd made non-blocking.  NULL on failure.
+ */
+static char *writer_prep(int fd, int fill, int *max)
+{
+	char *buf;
+
+	*max = afib_max_msg(fd);
+	if (*max <= 0 || fcntl(fd, F_SETFL, O_NONBLOCK))
+		return NULL;
+	buf = malloc(*max);
+	if (buf)
+		memset(buf, fill, *max);
+	return buf;
+}
+
 TEST_F_TIMEOUT(pl, writer_pollout, afib_tmo(120))
 {
-	int max = afib_max_msg(self->cfd), small = 16384, rev;
 	int64_t start = afib_now_ms();
 	long sent = 0, got = 0;
+	int max, rev;
 	ssize_t n;
 	char *buf;
 
-	ASSERT_LT(0, max);
-	buf = malloc(max);
+	buf = writer_prep(self->cfd, 'w', &max);
 	ASSERT_NE(NULL, buf);
-	memset(buf, 'w', max);
-	setsockopt(self->cfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	setsockopt(self->sfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	ASSERT_EQ(0, fcntl(self->cfd, F_SETFL, O_NONBLOCK));
 	/* Fill until EAGAIN. */
 	for (;;) {
 		n = send(self->cfd, buf, max, 0);
@@ -270,19 +282,14 @@ TEST_F_TIMEOUT(pl, writer_pollout, afib_tmo(120))
 /* Same, with a writer sleeping in poll() while another task drains. */
 TEST_F_TIMEOUT(pl, writer_pollout_wakeup, afib_tmo(120))
 {
-	int max = afib_max_msg(self->cfd), small = 16384, rev;
 	int64_t start = afib_now_ms();
+	int max, rev;
 	pid_t pid;
 	ssize_t n;
 	char *buf;
 
-	ASSERT_LT(0, max);
-	buf = malloc(max);
+	buf = writer_prep(self->cfd, 'v', &max);
 	ASSERT_NE(NULL, buf);
-	memset(buf, 'v', max);
-	setsockopt(self->cfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	setsockopt(self->sfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	ASSERT_EQ(0, fcntl(self->cfd, F_SETFL, O_NONBLOCK));
 	for (;;) {
 		n = send(self->cfd, buf, max, 0);
 		if (n < 0) {
@@ -316,17 +323,14 @@ TEST_F_TIMEOUT(pl, writer_pollout_wakeup, afib_tmo(120))
 TEST_F_TIMEOUT(pl, writer_epollet, afib_tmo(120))
 {
 	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET };
-	int max = afib_max_msg(self->cfd), ep, n_ev;
 	int64_t start = afib_now_ms();
+	int max, ep, n_ev;
 	pid_t pid;
 	ssize_t n;
 	char *buf;
 
-	ASSERT_LT(0, max);
-	buf = malloc(max);
+	buf = writer_prep(self->cfd, 'e', &max);
 	ASSERT_NE(NULL, buf);
-	memset(buf, 'e', max);
-	ASSERT_EQ(0, fcntl(self->cfd, F_SETFL, O_NONBLOCK));
 	ep = epoll_create1(0);
 	ASSERT_LE(0, ep);
 	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->cfd, &ev));
