@@ -50,6 +50,12 @@ void afib_write_space(struct sock *sk)
 	rcu_read_unlock();
 }
 
+/* Payload of segment @i of a @len-byte message. */
+static u32 afib_seg_len(struct afib_sock *as, size_t len, u32 i)
+{
+	return min_t(size_t, len - (size_t)i * as->seg_size, as->seg_size);
+}
+
 /* Largest number of segments one message can take in either direction. */
 static u32 afib_max_segs(struct afib_sock *as)
 {
@@ -890,8 +896,7 @@ static int afib_tx_post(struct afib_sock *as, struct afib_buf **bufs,
 	owed = min_t(u32, as->rx_owed, AFIB_MAX_CREDITS);
 	for (i = 0; i < segs; i++) {
 		wr = &bufs[i]->swr;
-		n = min_t(size_t, len - (size_t)i * as->seg_size,
-			  as->seg_size);
+		n = afib_seg_len(as, len, i);
 		memset(wr, 0, sizeof(*wr));
 		if (n) {
 			ib_dma_sync_single_for_device(ibdev, bufs[i]->dma, n,
@@ -972,8 +977,7 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 
 	/* No spinlock: the pages stay ours even if afib_kill() runs. */
 	for (i = 0; i < segs; i++) {
-		n = min_t(size_t, len - (size_t)i * as->seg_size,
-			  as->seg_size);
+		n = afib_seg_len(as, len, i);
 		if (n && copy_from_iter(page_address(bufs[i]->page), n,
 					&msg->msg_iter) != n) {
 			afib_tx_unreserve(as, segs);

@@ -511,7 +511,11 @@ static __poll_t afib_poll(struct file *file, struct socket *sock,
 		} else if (afib_tx_writable(as)) {
 			mask |= EPOLLOUT | EPOLLWRNORM;
 		} else {
-			/* afib_tx_writable() arms the wakeup; check again. */
+			/*
+			 * afib_tx_writable() armed the wakeup.  Look again
+			 * after asking for SIGIO, so that room freed in
+			 * between is not missed by O_ASYNC users.
+			 */
 			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
 			if (afib_tx_writable(as))
 				mask |= EPOLLOUT | EPOLLWRNORM;

@@ -237,6 +237,23 @@ static char *writer_prep(int fd, int fill, int *max)
 	return buf;
 }
 
+/*
+ * A child that, after 300 ms, reads @fd until it fails: the peer of a
+ * blocked writer draining.  Returns its pid, or -1.
+ */
+static pid_t drain_later(int fd, char *buf, int max)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		afib_msleep(300);
+		while (recv(fd, buf, max, 0) > 0)
+			;
+		_exit(0);
+	}
+	return pid;
+}
+
 TEST_F_TIMEOUT(pl, writer_pollout, afib_tmo(120))
 {
 	int64_t start = afib_now_ms();
@@ -300,14 +317,8 @@ TEST_F_TIMEOUT(pl, writer_pollout_wakeup, afib_tmo(120))
 		}
 		ASSERT_GT(afib_tmo(60) * 1000, afib_now_ms() - start);
 	}
-	pid = fork();
+	pid = drain_later(self->sfd, buf, max);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		afib_msleep(300);
-		while (recv(self->sfd, buf, max, 0) > 0)
-			;
-		_exit(0);
-	}
 	rev = afib_poll1(self->cfd, POLLOUT, AFIB_WAIT_MS);
 	EXPECT_TRUE(rev & POLLOUT) TH_LOG("revents %#x", rev);
 	kill(pid, SIGKILL);
@@ -340,14 +351,8 @@ TEST_F_TIMEOUT(pl, writer_epollet, afib_tmo(120))
 	while ((n = send(self->cfd, buf, max, 0)) > 0)
 		ASSERT_GT(afib_tmo(60) * 1000, afib_now_ms() - start);
 	ASSERT_EQ(EAGAIN, errno);
-	pid = fork();
+	pid = drain_later(self->sfd, buf, max);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		afib_msleep(300);
-		while (recv(self->sfd, buf, max, 0) > 0)
-			;
-		_exit(0);
-	}
 	n_ev = epoll_wait(ep, &ev, 1, AFIB_WAIT_MS);
 	EXPECT_EQ(1, n_ev);
 	EXPECT_TRUE(n_ev == 1 && (ev.events & EPOLLOUT))
