@@ -38,6 +38,85 @@
 #include <uapi/linux/af_ib.h>
 
 #include "afib_proto.h"
+#include "sdp_conn.h"
+
+struct afib_sock;
+
+/**
+ * union afib_peer - what a peer's connection request or reply told us.
+ * @seq: SOCK_SEQPACKET hello.
+ * @hh: SDP Hello (a request).
+ * @hah: SDP HelloAck (a reply).
+ */
+union afib_peer {
+	struct afib_hello_host	seq;
+	struct sdp_hh_host	hh;
+	struct sdp_hah_host	hah;
+};
+
+/* Largest private data a transport puts in a request or reply. */
+#define AFIB_PRIVATE_MAX	32
+
+/**
+ * struct afib_xport - what a socket type does its own way.
+ * @ops: its socket calls.
+ * @prot: its struct proto.
+ * @type: SOCK_SEQPACKET or SOCK_STREAM.
+ * @protocol: sk_protocol of its sockets.
+ * @ctrl_size: bytes of the mapped header each control send carries, 0
+ *	for none (SOCK_SEQPACKET sends only an immediate value).
+ * @init: set up a new socket; optional.
+ * @destruct: the socket is freed; optional.
+ * @killed: afib_kill() released the verbs resources; optional.
+ * @close: close() of a connection in @state: return true to finish it
+ *	in the background (afib_finish()) instead of afib_teardown();
+ *	optional.
+ * @addr: check a user address and convert it for rdma_cm, as
+ *	afib_addr_to_cm().
+ * @qp_size: choose seg_size, rx_slots and tx_slots before afib_qp_create()
+ *	allocates the queues.
+ * @qp_ready: the buffers are posted; last step of afib_qp_create().
+ * @rx_done: completion handler of the receive buffers.
+ * @tx_done: completion handler of the send buffers.
+ * @ctrl_flush: send the control messages that are due; as->lock held.
+ * @send_ctrl: queue FIN or send ABORT, as afib_send_ctrl().
+ * @hello: write our request (@reply false) or reply private data into
+ *	@buf (AFIB_PRIVATE_MAX bytes); returns its length.
+ * @parse: check the private data of a peer's request (@reply false; @as
+ *	is the listener) or reply; -EPROTO rejects it.
+ * @connected: take what @parse found once the QP exists.
+ * @disconnected: the peer or the fabric ended the connection; optional.
+ * @readable: data for recv(), for poll()'s EPOLLIN.
+ * @unread: data nobody read, so close() must abort.
+ * @poll_segs: send segments that must fit for poll()'s EPOLLOUT.
+ */
+struct afib_xport {
+	const struct proto_ops	*ops;
+	struct proto		*prot;
+	int			type;
+	int			protocol;
+	u32			ctrl_size;
+	void (*init)(struct afib_sock *as);
+	void (*destruct)(struct afib_sock *as);
+	void (*killed)(struct afib_sock *as);
+	bool (*close)(struct afib_sock *as, int state);
+	int (*addr)(struct afib_sock *as, const struct sockaddr *uaddr,
+		    int len, struct sockaddr_storage *out, int *family);
+	void (*qp_size)(struct afib_sock *as);
+	void (*qp_ready)(struct afib_sock *as);
+	void (*rx_done)(struct ib_cq *cq, struct ib_wc *wc);
+	void (*tx_done)(struct ib_cq *cq, struct ib_wc *wc);
+	void (*ctrl_flush)(struct afib_sock *as);
+	int (*send_ctrl)(struct afib_sock *as, enum afib_msg_type type);
+	int (*hello)(struct afib_sock *as, void *buf, bool reply);
+	int (*parse)(struct afib_sock *as, const void *data, u8 len,
+		     bool reply, union afib_peer *peer);
+	int (*connected)(struct afib_sock *as, const union afib_peer *peer);
+	void (*disconnected)(struct afib_sock *as);
+	bool (*readable)(struct afib_sock *as);
+	bool (*unread)(struct afib_sock *as);
+	u32 (*poll_segs)(struct afib_sock *as);
+};
 
 /**
  * struct afib_dev - per RDMA device state, published by the ib_client.
@@ -70,8 +149,12 @@ struct afib_dev {
  * @sge: the one scatter/gather entry of @rwr or @swr.
  * @dma: DMA address of @page; 0 when unmapped.
  * @page: the memory.
- * @len: received length (receive buffers).
+ * @len: received length (receive buffers); payload bytes (SDP send
+ *	buffers).
+ * @off: where the unread payload starts (SDP receive buffers).
  * @seq: ring position after this buffer (send buffers).
+ * @bytes: SDP payload bytes posted up to and including this buffer, a
+ *	free-running count (send buffers).
  * @eor: end of message (receive buffers).
  */
 struct afib_buf {
@@ -85,7 +168,9 @@ struct afib_buf {
 	u64			dma;
 	struct page		*page;
 	u32			len;
+	u32			off;
 	u32			seq;
+	u32			bytes;
 	bool			eor;
 };
 
@@ -104,15 +189,22 @@ enum {
  * @cqe: its completion entry.
  * @seq: send ring position posted before it: its completion (the send
  *	queue completes in order) frees the ring up to there.
+ * @bytes: afib_buf.bytes of the buffer before it (SDP).
+ * @hdr: the header it sends (SDP), afib_xport.ctrl_size bytes.
+ * @sge: where @hdr is mapped.
  */
 struct afib_ctrl {
 	struct ib_cqe		cqe;
 	u32			seq;
+	u32			bytes;
+	void			*hdr;
+	struct ib_sge		sge;
 };
 
 /**
  * struct afib_sock - an AF_IB socket.
  * @sk: must be first.
+ * @xp: the socket type's own parts.
  * @cm_id: rdma_cm identifier; see afib_take_id() for who destroys it.
  * @cm_lock: protects @cm_id.
  * @dev: device the QP lives on, with a reference, or NULL.
@@ -128,6 +220,8 @@ struct afib_ctrl {
  * @tried: connect() was called: a new attempt needs a new id.
  * @src: the address given to bind().
  * @family: address family reported by getsockname and friends.
+ * @any_family: family of the wildcard address listen() binds to and
+ *	getsockname() reports before a bind.
  * @lock: protects the fields below it, BH safe.
  * @tx_credits: receive buffers the peer has available for us.
  * @tx_head: send ring position of the next buffer to take (free running).
@@ -169,10 +263,14 @@ struct afib_ctrl {
  * @peer: the peer's hello: its segment size, message limit, credits.
  * @credit_thresh: owed credits that trigger a CREDIT message.
  * @ctrl: payload-less control sends in flight, a ring.
+ * @ctrl_buf: the headers of @ctrl (SDP), kept like @tx_bufs.
+ * @ctrl_dma: where @ctrl_buf is mapped, 0 when it is not.
  * @path_mtu: path MTU in bytes.
+ * @sdp: SDP state (SOCK_STREAM).
  */
 struct afib_sock {
 	struct sock		sk;
+	const struct afib_xport	*xp;
 	struct rdma_cm_id	*cm_id;
 	struct mutex		cm_lock;	/* @cm_id */
 	struct afib_dev		*dev;
@@ -188,6 +286,7 @@ struct afib_sock {
 	bool			tried;
 	struct sockaddr_storage	src;
 	int			family;
+	int			any_family;
 
 	spinlock_t		lock;		/* fields below */
 	u32			tx_credits;
@@ -224,7 +323,10 @@ struct afib_sock {
 	struct afib_hello_host	peer;
 	u32			credit_thresh;
 	struct afib_ctrl	ctrl[AFIB_CTRL_MAX];
+	void			*ctrl_buf;
+	u64			ctrl_dma;
 	u32			path_mtu;
+	struct sdp_conn		sdp;
 };
 
 static inline struct afib_sock *afib_sk(struct sock *sk)
@@ -233,8 +335,11 @@ static inline struct afib_sock *afib_sk(struct sock *sk)
 }
 
 extern struct proto afib_proto;
+extern struct proto sdp_prot;
 extern struct workqueue_struct *afib_wq;
 extern const struct proto_ops afib_seqpacket_ops;
+extern const struct afib_xport afib_seq_xport;
+extern const struct afib_xport sdp_xport;
 
 /* afib_addr.c: address translation, pure (KUnit) */
 int afib_addr_to_cm(const struct sockaddr *uaddr, int len,
@@ -268,11 +373,18 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len);
 int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		 int flags);
 int afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type);
-int afib_connected(struct afib_sock *as, const struct afib_hello_host *h);
-void afib_hello_fill(struct afib_sock *as, struct afib_hello *h);
 bool afib_tx_idle(struct afib_sock *as);
-bool afib_tx_writable(struct afib_sock *as);
+bool afib_tx_writable(struct afib_sock *as, u32 segs);
 void afib_write_space(struct sock *sk);
+void afib_conn_error(struct afib_sock *as, int err);
+int afib_wc_errno(struct afib_sock *as, const struct ib_wc *wc);
+bool __afib_tx_over(struct afib_sock *as);
+int afib_post_recvs(struct afib_sock *as, struct list_head *bufs);
+u32 __afib_tx_space(struct afib_sock *as);
+bool __afib_tx_room(struct afib_sock *as, u32 segs);
+void __afib_tx_want(struct afib_sock *as, u32 segs);
+bool __afib_tx_wake(struct afib_sock *as);
+void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
 
 /*
  * Wait for @cond, for at most *@timeo.  Returns 0 when it holds, else
@@ -326,6 +438,26 @@ void afib_write_space(struct sock *sk);
 #define afib_wait_cq(as, timeo, cond)	__afib_wait(as, timeo, cond, true)
 
 /* afib_sock.c */
-struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern);
+struct sock *afib_sk_alloc(struct net *net, int family,
+			   const struct afib_xport *xp, struct socket *sock,
+			   int kern);
+int afib_getsockopt(struct socket *sock, int level, int optname,
+		    char __user *optval, int __user *optlen);
+int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len);
+int afib_listen(struct socket *sock, int backlog);
+int afib_connect(struct socket *sock, struct sockaddr *uaddr, int len,
+		 int flags);
+int afib_getname(struct socket *sock, struct sockaddr *uaddr, int peer);
+__poll_t afib_poll(struct file *file, struct socket *sock, poll_table *wait);
+int afib_shutdown(struct socket *sock, int how);
+int afib_release(struct socket *sock);
+void afib_finish(struct afib_sock *as);
+#ifdef AFIB_HAVE_PROTO_ACCEPT_ARG
+int afib_accept(struct socket *sock, struct socket *newsock,
+		struct proto_accept_arg *arg);
+#else
+int afib_accept(struct socket *sock, struct socket *newsock, int flags,
+		bool kern);
+#endif
 
 #endif /* _AFIB_H */

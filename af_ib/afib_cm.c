@@ -86,13 +86,13 @@ void afib_destroy_id(struct afib_sock *as)
 	sock_put(&as->sk);	/* the id's reference */
 }
 
-static void afib_conn_param(struct afib_sock *as, struct afib_hello *hello,
+/* @pdata: AFIB_PRIVATE_MAX bytes for the request's or reply's hello. */
+static void afib_conn_param(struct afib_sock *as, void *pdata, bool reply,
 			    struct rdma_conn_param *param)
 {
-	afib_hello_fill(as, hello);
 	memset(param, 0, sizeof(*param));
-	param->private_data = hello;
-	param->private_data_len = sizeof(*hello);
+	param->private_data = pdata;
+	param->private_data_len = as->xp->hello(as, pdata, reply);
 	param->flow_control = 1;
 	param->retry_count = AFIB_RETRY_COUNT;
 	param->rnr_retry_count = AFIB_RNR_RETRY_COUNT;
@@ -131,14 +131,14 @@ static int afib_cm_errno(const struct rdma_cm_event *ev)
 static int afib_cm_route_resolved(struct afib_sock *as,
 				  struct rdma_cm_id *id)
 {
+	u8 pdata[AFIB_PRIVATE_MAX];
 	struct rdma_conn_param param;
-	struct afib_hello hello;
 	int err;
 
 	err = afib_qp_create(as, id);
 	if (err)
 		return err;
-	afib_conn_param(as, &hello, &param);
+	afib_conn_param(as, pdata, false, &param);
 	return rdma_connect_locked(id, &param);
 }
 
@@ -147,13 +147,13 @@ static void afib_cm_established(struct afib_sock *as, struct rdma_cm_id *id,
 				const struct rdma_cm_event *ev)
 {
 	struct sock *sk = &as->sk;
-	struct afib_hello_host peer;
+	union afib_peer peer;
 	int err;
 
-	err = afib_hello_parse(ev->param.conn.private_data,
-			       ev->param.conn.private_data_len, &peer);
+	err = as->xp->parse(as, ev->param.conn.private_data,
+			    ev->param.conn.private_data_len, true, &peer);
 	if (!err)
-		err = afib_connected(as, &peer);
+		err = as->xp->connected(as, &peer);
 	if (err) {
 		rdma_disconnect(id);
 		afib_connect_failed(as, EPROTO);
@@ -222,15 +222,15 @@ static int afib_cm_child_established(struct afib_sock *child)
 static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 			   const struct rdma_cm_event *ev)
 {
-	struct afib_hello_host peer;
+	u8 pdata[AFIB_PRIVATE_MAX];
 	struct rdma_conn_param param;
-	struct afib_hello hello;
 	struct afib_sock *child;
+	union afib_peer peer;
 	struct sock *sk;
 	int err;
 
-	err = afib_hello_parse(ev->param.conn.private_data,
-			       ev->param.conn.private_data_len, &peer);
+	err = lis->xp->parse(lis, ev->param.conn.private_data,
+			     ev->param.conn.private_data_len, false, &peer);
 	if (err)
 		return err;
 
@@ -242,7 +242,8 @@ static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 	sk_acceptq_added(&lis->sk);
 	spin_unlock_bh(&lis->lock);
 
-	sk = afib_sk_alloc(sock_net(&lis->sk), NULL, 0);
+	sk = afib_sk_alloc(sock_net(&lis->sk), lis->sk.sk_family, lis->xp,
+			   NULL, 0);
 	if (!sk) {
 		spin_lock_bh(&lis->lock);
 		sk_acceptq_removed(&lis->sk);
@@ -254,6 +255,7 @@ static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 	sk->sk_sndbuf = READ_ONCE(lis->sk.sk_sndbuf);
 	sk->sk_userlocks = lis->sk.sk_userlocks;
 	child->family = lis->family;
+	child->any_family = lis->any_family;
 	child->bound = true;
 	child->dest_qpn = ev->param.conn.qp_num;
 	sock_hold(&lis->sk);		/* put when accepted or dropped */
@@ -265,9 +267,9 @@ static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 
 	err = afib_qp_create(child, id);
 	if (!err)
-		err = afib_connected(child, &peer);
+		err = child->xp->connected(child, &peer);
 	if (!err) {
-		afib_conn_param(child, &hello, &param);
+		afib_conn_param(child, pdata, true, &param);
 		err = rdma_accept(id, &param);
 	}
 	if (err) {
@@ -285,6 +287,8 @@ static void afib_cm_disconnected(struct afib_sock *as, struct rdma_cm_id *id)
 	spin_lock_bh(&as->lock);
 	as->peer_gone = true;
 	spin_unlock_bh(&as->lock);
+	if (as->xp->disconnected)
+		as->xp->disconnected(as);
 	lock_sock(sk);
 	if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_SYN_RECV)
 		sk->sk_state = TCP_CLOSE;

@@ -32,8 +32,6 @@
 #define AFIB_SEG_SIZE		16384U
 #define AFIB_MAX_SLOTS		1024U
 
-static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc);
-static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc);
 static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc);
 
 void afib_write_space(struct sock *sk)
@@ -96,8 +94,10 @@ void afib_free_bufs(struct afib_sock *as)
 {
 	afib_free_array(as, as->rx_bufs, as->rx_slots + 1);
 	afib_free_array(as, as->tx_bufs, as->tx_slots);
+	kfree(as->ctrl_buf);
 	as->rx_bufs = NULL;
 	as->tx_bufs = NULL;
+	as->ctrl_buf = NULL;
 }
 
 static struct afib_buf *afib_alloc_bufs(struct afib_sock *as, u32 n,
@@ -135,10 +135,47 @@ err:
 }
 
 /*
+ * The headers control sends carry (SDP): one mapped array, an entry per
+ * afib_sock.ctrl slot.  Kept after afib_kill() like the other buffers.
+ */
+static int afib_ctrl_alloc(struct afib_sock *as)
+{
+	struct ib_device *ibdev = as->dev->ibdev;
+	u32 size = as->xp->ctrl_size, i;
+
+	if (!size)
+		return 0;
+	as->ctrl_buf = kcalloc(AFIB_CTRL_MAX, size, GFP_KERNEL);
+	if (!as->ctrl_buf)
+		return -ENOMEM;
+	as->ctrl_dma = ib_dma_map_single(ibdev, as->ctrl_buf,
+					 AFIB_CTRL_MAX * size, DMA_TO_DEVICE);
+	if (ib_dma_mapping_error(ibdev, as->ctrl_dma)) {
+		as->ctrl_dma = 0;
+		return -ENOMEM;
+	}
+	for (i = 0; i < AFIB_CTRL_MAX; i++) {
+		as->ctrl[i].hdr = as->ctrl_buf + i * size;
+		as->ctrl[i].sge.addr = as->ctrl_dma + i * size;
+		as->ctrl[i].sge.lkey = as->dev->pd->local_dma_lkey;
+	}
+	return 0;
+}
+
+static void afib_ctrl_unmap(struct afib_sock *as)
+{
+	if (!as->ctrl_dma)
+		return;
+	ib_dma_unmap_single(as->dev->ibdev, as->ctrl_dma,
+			    AFIB_CTRL_MAX * as->xp->ctrl_size, DMA_TO_DEVICE);
+	as->ctrl_dma = 0;
+}
+
+/*
  * Post the receive buffers on @bufs (linked by @list) as one chain.
  * Caller holds as->lock, or owns the QP alone (creation).
  */
-static int afib_post_recvs(struct afib_sock *as, struct list_head *bufs)
+int afib_post_recvs(struct afib_sock *as, struct list_head *bufs)
 {
 	struct ib_recv_wr *first = NULL, **next = &first;
 	struct afib_buf *buf;
@@ -320,25 +357,27 @@ static void afib_cq_destroy(struct afib_sock *as)
 }
 
 /* Free send ring entries.  Caller holds as->lock. */
-static u32 __afib_tx_space(struct afib_sock *as)
+u32 __afib_tx_space(struct afib_sock *as)
 {
 	return as->tx_slots - (as->tx_head - as->tx_tail);
 }
 
 /* Can @segs segments go now?  Caller holds as->lock. */
-static bool __afib_tx_room(struct afib_sock *as, u32 segs)
+bool __afib_tx_room(struct afib_sock *as, u32 segs)
 {
 	return afib_can_send(as->tx_credits, segs, false) &&
 	       __afib_tx_space(as) >= segs;
 }
 
+/* Has everything been sent, FIN included?  Caller holds as->lock. */
 static bool __afib_tx_idle(struct afib_sock *as)
 {
-	return as->dead || (as->tx_head == as->tx_tail && !as->ctrl_inflight);
+	return as->dead || (as->tx_head == as->tx_tail && !as->ctrl_inflight &&
+			    !as->fin_pending);
 }
 
 /* Note that a writer waits for @segs segments.  Holds as->lock. */
-static void __afib_tx_want(struct afib_sock *as, u32 segs)
+void __afib_tx_want(struct afib_sock *as, u32 segs)
 {
 	as->tx_want = as->tx_want ? min(as->tx_want, segs) : segs;
 }
@@ -347,7 +386,7 @@ static void __afib_tx_want(struct afib_sock *as, u32 segs)
  * Should a completion or a credit wake the writers?  Only when one waits
  * and what it waits for is there.  Caller holds as->lock.
  */
-static bool __afib_tx_wake(struct afib_sock *as)
+bool __afib_tx_wake(struct afib_sock *as)
 {
 	bool wake = false;
 
@@ -360,6 +399,20 @@ static bool __afib_tx_wake(struct afib_sock *as)
 		wake = true;
 	}
 	return wake;
+}
+
+static void afib_seq_qp_size(struct afib_sock *as)
+{
+	u32 min_rx;
+
+	as->seg_size = AFIB_SEG_SIZE;
+	min_rx = afib_min_rx_slots(AFIB_MAX_MSG, as->seg_size);
+	as->rx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_rcvbuf) / as->seg_size,
+			       min_rx, AFIB_MAX_SLOTS);
+	/* At least two messages: see afib_tx_post(). */
+	as->tx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_sndbuf) / as->seg_size,
+			       2 * afib_max_segs(as), AFIB_MAX_SLOTS);
+	as->credit_thresh = afib_credit_thresh(as->rx_slots, afib_max_segs(as));
 }
 
 /**
@@ -378,7 +431,7 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	struct ib_cq_init_attr cq_attr = {};
 	struct afib_dev *dev;
 	LIST_HEAD(posts);
-	u32 i, min_rx;
+	u32 i;
 	bool dead;
 	int err;
 
@@ -401,17 +454,9 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 		goto unlock;
 	}
 
-	as->seg_size = AFIB_SEG_SIZE;
-	min_rx = afib_min_rx_slots(AFIB_MAX_MSG, as->seg_size);
-	as->rx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_rcvbuf) / as->seg_size,
-			       min_rx, AFIB_MAX_SLOTS);
-	/* At least two messages: see afib_tx_post(). */
-	as->tx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_sndbuf) / as->seg_size,
-			       2 * afib_max_segs(as), AFIB_MAX_SLOTS);
-
-	as->credit_thresh = afib_credit_thresh(as->rx_slots, afib_max_segs(as));
+	as->xp->qp_size(as);
 	/* Our own handler: see afib_cq_poll() and afib_wait_cq(). */
-	cq_attr.cqe = as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 3;
+	cq_attr.cqe = as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 4;
 	as->cq = ib_create_cq(dev->ibdev, afib_cq_event, afib_cq_error, as,
 			      &cq_attr);
 	if (IS_ERR(as->cq)) {
@@ -424,7 +469,8 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	attr.send_cq = as->cq;
 	attr.recv_cq = as->cq;
 	attr.cap.max_send_wr = as->tx_slots + AFIB_CTRL_MAX + 1;
-	attr.cap.max_recv_wr = as->rx_slots + 2;	/* + FIN, + drain */
+	/* + FIN (SDP: + rx_end marker), + drain */
+	attr.cap.max_recv_wr = as->rx_slots + 3;
 	attr.cap.max_send_sge = 1;
 	attr.cap.max_recv_sge = 1;
 	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
@@ -436,10 +482,10 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	as->qp_id = id;
 
 	as->rx_bufs = afib_alloc_bufs(as, as->rx_slots + 1, DMA_FROM_DEVICE,
-				      afib_rx_done);
+				      as->xp->rx_done);
 	as->tx_bufs = afib_alloc_bufs(as, as->tx_slots, DMA_TO_DEVICE,
-				      afib_tx_done);
-	if (!as->rx_bufs || !as->tx_bufs) {
+				      as->xp->tx_done);
+	if (!as->rx_bufs || !as->tx_bufs || afib_ctrl_alloc(as)) {
 		err = -ENOMEM;
 		goto free_bufs;
 	}
@@ -458,6 +504,8 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 		goto free_bufs;
 	for (i = 0; i < AFIB_CTRL_MAX; i++)
 		as->ctrl[i].cqe.done = afib_ctrl_done;
+	if (as->xp->qp_ready)
+		as->xp->qp_ready(as);
 	/* Polling may start: arm the CQ, nothing has completed yet. */
 	ib_req_notify_cq(as->cq, IB_CQ_NEXT_COMP);
 	clear_bit_unlock(AFIB_CQ_BUSY, &as->cq_flags);
@@ -471,6 +519,7 @@ free_bufs:
 	as->qp_id = NULL;
 	afib_unmap_array(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
 	afib_unmap_array(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
+	afib_ctrl_unmap(as);
 	afib_free_bufs(as);
 free_cq:
 	/* Never armed, never polled. */
@@ -505,6 +554,7 @@ static void __afib_qp_destroy(struct afib_sock *as)
 
 	afib_unmap_array(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
 	afib_unmap_array(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
+	afib_ctrl_unmap(as);
 	afib_dev_detach(as);
 }
 
@@ -522,21 +572,43 @@ void afib_kill(struct afib_sock *as, int err)
 {
 	struct sock *sk = &as->sk;
 
+	/* The error first: a reader that sees dead sees it (sdp_recvmsg()). */
+	if (err)
+		afib_set_error(sk, err);
 	spin_lock_bh(&as->lock);
 	as->dead = true;
 	as->peer_gone = true;
 	spin_unlock_bh(&as->lock);
-	if (err)
-		afib_set_error(sk, err);
 	sk->sk_state_change(sk);
 
 	mutex_lock(&as->qp_lock);
 	__afib_qp_destroy(as);
 	mutex_unlock(&as->qp_lock);
+	if (as->xp->killed)
+		as->xp->killed(as);
+}
+
+/**
+ * afib_wc_errno() - the socket error a failed send completion means.
+ * @as: the socket.
+ * @wc: the completion, neither a success nor a flush.
+ *
+ * A stream socket reports retries that ran out (the peer is unreachable
+ * or dead) as TCP reports its retransmissions timing out.
+ *
+ * Return: a positive errno.
+ */
+int afib_wc_errno(struct afib_sock *as, const struct ib_wc *wc)
+{
+	if (as->xp->type == SOCK_STREAM &&
+	    (wc->status == IB_WC_RETRY_EXC_ERR ||
+	     wc->status == IB_WC_RNR_RETRY_EXC_ERR))
+		return ETIMEDOUT;
+	return ECONNRESET;
 }
 
 /* Report a broken connection from completion context. */
-static void afib_conn_error(struct afib_sock *as, int err)
+void afib_conn_error(struct afib_sock *as, int err)
 {
 	spin_lock_bh(&as->lock);
 	as->peer_gone = true;
@@ -548,7 +620,7 @@ static void afib_conn_error(struct afib_sock *as, int err)
  * Post a payload-less control message.  Caller holds as->lock and has
  * checked the credit.  Returns every owed credit to the peer.
  */
-static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
+static int __afib_seq_ctrl(struct afib_sock *as, enum afib_msg_type type)
 {
 	struct afib_ctrl *ctrl = &as->ctrl[as->ctrl_head % AFIB_CTRL_MAX];
 	struct ib_send_wr wr = {
@@ -584,28 +656,25 @@ static int __afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
  * Send a pending FIN (once no sender holds unposted data) and any credit
  * update that is due.  Caller holds as->lock.
  */
-static void __afib_ctrl_flush(struct afib_sock *as)
+static void afib_seq_ctrl_flush(struct afib_sock *as)
 {
 	lockdep_assert_held(&as->lock);
 	if (as->fin_pending && !as->tx_busy &&
-	    !__afib_send_ctrl(as, AFIB_MT_FIN)) {
+	    !__afib_seq_ctrl(as, AFIB_MT_FIN)) {
 		as->fin_pending = false;
 		as->fin_sent = true;
 	}
 	if (!as->peer_gone && afib_credit_due(as->rx_owed, as->credit_thresh))
-		__afib_send_ctrl(as, AFIB_MT_CREDIT);
+		__afib_seq_ctrl(as, AFIB_MT_CREDIT);
 }
 
-/**
- * afib_send_ctrl() - queue FIN or send ABORT.
- * @as: a connected socket.
- * @type: AFIB_MT_FIN (sent after any message being sent, as soon as a
- *	credit allows) or AFIB_MT_ABORT (sent now if it can be, else
- *	dropped: the disconnect follows).
- *
- * Return: 0, or -EAGAIN when an ABORT could not be sent.
- */
-int afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
+static void __afib_ctrl_flush(struct afib_sock *as)
+{
+	as->xp->ctrl_flush(as);
+}
+
+/* afib_xport.send_ctrl of SOCK_SEQPACKET; see afib_send_ctrl(). */
+static int afib_seq_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 {
 	int err = 0;
 
@@ -615,12 +684,26 @@ int afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 			as->fin_pending = true;
 		__afib_ctrl_flush(as);
 	} else if (!as->fin_sent) {
-		err = __afib_send_ctrl(as, type);
+		err = __afib_seq_ctrl(as, type);
 		as->fin_sent = !err;
 		as->fin_pending = false;
 	}
 	spin_unlock_bh(&as->lock);
 	return err;
+}
+
+/**
+ * afib_send_ctrl() - queue FIN or send ABORT.
+ * @as: a connected socket.
+ * @type: AFIB_MT_FIN (sent after any message being sent, as soon as the
+ *	protocol allows) or AFIB_MT_ABORT (sent now if it can be, else
+ *	dropped: the disconnect follows).
+ *
+ * Return: 0, or -EAGAIN when an ABORT could not be sent.
+ */
+int afib_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
+{
+	return as->xp->send_ctrl(as, type);
 }
 
 static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
@@ -685,11 +768,16 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 		sk->sk_write_space(sk);
 }
 
-/* Sends up to ring position @seq completed.  Caller holds as->lock. */
-static void __afib_tx_complete(struct afib_sock *as, u32 seq)
+/*
+ * Sends up to ring position @seq, @bytes of SDP payload, completed.
+ * Caller holds as->lock.
+ */
+void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes)
 {
-	if ((s32)(seq - as->tx_tail) > 0)
+	if ((s32)(seq - as->tx_tail) > 0) {
 		as->tx_tail = seq;
+		as->sdp.tx_acked = bytes;
+	}
 }
 
 /* A signaled data send completed, and all before it. */
@@ -701,13 +789,13 @@ static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	spin_lock_bh(&as->lock);
 	/* Flushed unsignaled requests may complete too, in order. */
-	__afib_tx_complete(as, buf->seq);
+	__afib_tx_complete(as, buf->seq, buf->bytes);
 	wake = __afib_tx_wake(as);
 	spin_unlock_bh(&as->lock);
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
-		afib_conn_error(as, ECONNRESET);
+		afib_conn_error(as, afib_wc_errno(as, wc));
 	if (wake)
 		as->sk.sk_write_space(&as->sk);
 }
@@ -721,7 +809,7 @@ static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	spin_lock_bh(&as->lock);
 	as->ctrl_inflight--;
-	__afib_tx_complete(as, ctrl->seq);
+	__afib_tx_complete(as, ctrl->seq, ctrl->bytes);
 	if (!as->dead)
 		__afib_ctrl_flush(as);
 	wake = __afib_tx_wake(as);
@@ -729,21 +817,21 @@ static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
-		afib_conn_error(as, ECONNRESET);
+		afib_conn_error(as, afib_wc_errno(as, wc));
 	if (wake)
 		as->sk.sk_write_space(&as->sk);
 }
 
-/**
- * afib_connected() - the connection is up: take the peer's hello.
- * @as: the socket, its QP created.
- * @h: the peer's hello.
- *
- * Return: 0, or -EPROTO if the peer's buffers are smaller than our
- * segments (we send in our segment size).
+/*
+ * afib_xport.connected: take the peer's hello.  Fails with -EPROTO if the
+ * peer's buffers are smaller than our segments (we send in our segment
+ * size).
  */
-int afib_connected(struct afib_sock *as, const struct afib_hello_host *h)
+static int afib_seq_connected(struct afib_sock *as,
+			      const union afib_peer *peer)
 {
+	const struct afib_hello_host *h = &peer->seq;
+
 	/* Our largest message to it must fit its window, reserve kept. */
 	if (h->seg_size < as->seg_size ||
 	    h->credits <= afib_msg_segs(min(AFIB_MAX_MSG, h->max_msg),
@@ -757,9 +845,16 @@ int afib_connected(struct afib_sock *as, const struct afib_hello_host *h)
 	return 0;
 }
 
-void afib_hello_fill(struct afib_sock *as, struct afib_hello *h)
+static int afib_seq_hello(struct afib_sock *as, void *buf, bool reply)
 {
-	afib_hello_build(h, as->rx_slots, as->seg_size, AFIB_MAX_MSG);
+	afib_hello_build(buf, as->rx_slots, as->seg_size, AFIB_MAX_MSG);
+	return sizeof(struct afib_hello);
+}
+
+static int afib_seq_parse(struct afib_sock *as, const void *data, u8 len,
+			  bool reply, union afib_peer *peer)
+{
+	return afib_hello_parse(data, len, &peer->seq);
 }
 
 static bool afib_rx_readable(struct afib_sock *as)
@@ -768,21 +863,31 @@ static bool afib_rx_readable(struct afib_sock *as)
 	       READ_ONCE(as->peer_gone);
 }
 
-/*
- * Writable when a largest message, or half the window, could be posted.
- * If not, the next completion that makes it so wakes the poller.
+/**
+ * afib_tx_writable() - could @segs segments be posted now?
+ * @as: a connected socket.
+ * @segs: segments, at least 1.
+ *
+ * If not, the next completion that makes it so wakes the caller.
+ *
+ * Return: true if they could.
  */
-bool afib_tx_writable(struct afib_sock *as)
+bool afib_tx_writable(struct afib_sock *as, u32 segs)
 {
-	u32 want = min(afib_max_segs(as), as->peer.credits / 2);
 	bool ok;
 
 	spin_lock_bh(&as->lock);
-	ok = __afib_tx_room(as, want);
+	ok = __afib_tx_room(as, segs);
 	if (!ok)
-		__afib_tx_want(as, want);
+		__afib_tx_want(as, segs);
 	spin_unlock_bh(&as->lock);
 	return ok;
+}
+
+/* Writable when a largest message, or half the window, could be posted. */
+static u32 afib_seq_poll_segs(struct afib_sock *as)
+{
+	return min(afib_max_segs(as), as->peer.credits / 2);
 }
 
 /* Has everything sent completed?  If not, the completion that makes it
@@ -801,7 +906,7 @@ bool afib_tx_idle(struct afib_sock *as)
 }
 
 /* Is sending over?  Caller holds as->lock; sk_err is left in place. */
-static bool __afib_tx_over(struct afib_sock *as)
+bool __afib_tx_over(struct afib_sock *as)
 {
 	struct sock *sk = &as->sk;
 
@@ -1115,3 +1220,32 @@ unlock:
 	mutex_unlock(&as->rx_lock);
 	return err;
 }
+
+static bool afib_seq_readable(struct afib_sock *as)
+{
+	return READ_ONCE(as->rx_msgs);
+}
+
+static int afib_seq_addr(struct afib_sock *as, const struct sockaddr *uaddr,
+			 int len, struct sockaddr_storage *out, int *family)
+{
+	return afib_addr_to_cm(uaddr, len, out, family);
+}
+
+const struct afib_xport afib_seq_xport = {
+	.ops		= &afib_seqpacket_ops,
+	.prot		= &afib_proto,
+	.type		= SOCK_SEQPACKET,
+	.addr		= afib_seq_addr,
+	.qp_size	= afib_seq_qp_size,
+	.rx_done	= afib_rx_done,
+	.tx_done	= afib_tx_done,
+	.ctrl_flush	= afib_seq_ctrl_flush,
+	.send_ctrl	= afib_seq_send_ctrl,
+	.hello		= afib_seq_hello,
+	.parse		= afib_seq_parse,
+	.connected	= afib_seq_connected,
+	.readable	= afib_seq_readable,
+	.unread		= afib_seq_readable,
+	.poll_segs	= afib_seq_poll_segs,
+};

@@ -4,16 +4,20 @@
  *
  * Registers the AF_IB (27) socket family, which mainline reserves for
  * native InfiniBand addresses but never registers.  SOCK_SEQPACKET
- * sockets are reliable, ordered messages over an RC queue pair.
+ * sockets are reliable, ordered messages over an RC queue pair;
+ * SOCK_STREAM sockets are SDP byte streams (AF_INET_SDP is 27 too, see
+ * sdp/sdp_main.c, which also registers AF_INET6_SDP, 28).
  *
- * The module carries MODULE_ALIAS_NETPROTO(PF_IB), so socket(AF_IB, ...)
- * loads it on demand after a DKMS install, as it does for AF_SMC.  Only
- * users with an RDMA device can get further than socket().
+ * The module carries MODULE_ALIAS_NETPROTO(PF_IB) (and 28), so
+ * socket(AF_IB, ...) loads it on demand after a DKMS install, as it does
+ * for AF_SMC.  Only users with an RDMA device can get further than
+ * socket().
  */
 #include <linux/module.h>
 #include <linux/net.h>
 #include <net/sock.h>
 #include "afib.h"
+#include "sdp.h"
 
 struct proto afib_proto = {
 	.name		= "AF_IB",
@@ -26,12 +30,14 @@ static int afib_create(struct net *net, struct socket *sock, int protocol,
 {
 	struct sock *sk;
 
+	if (sock->type == SOCK_STREAM)
+		return sdp_create(net, sock, protocol, kern, PF_INET_SDP);
 	if (sock->type != SOCK_SEQPACKET)
 		return -ESOCKTNOSUPPORT;
 	if (protocol)
 		return -EPROTONOSUPPORT;
 
-	sk = afib_sk_alloc(net, sock, kern);
+	sk = afib_sk_alloc(net, PF_IB, &afib_seq_xport, sock, kern);
 	if (!sk)
 		return -ENOMEM;
 	sock->ops = &afib_seqpacket_ops;
@@ -61,13 +67,18 @@ static int __init afib_init(void)
 	err = afib_ib_init();
 	if (err)
 		goto unregister_proto;
+	err = sdp_init();
+	if (err)
+		goto unregister_client;
 	err = sock_register(&afib_family_ops);
 	if (err) {
 		pr_err("af_ib: family %d is taken (%d)\n", PF_IB, err);
-		goto unregister_client;
+		goto exit_sdp;
 	}
 	return 0;
 
+exit_sdp:
+	sdp_exit();
 unregister_client:
 	afib_ib_exit();
 unregister_proto:
@@ -80,6 +91,7 @@ destroy_wq:
 static void __exit afib_exit(void)
 {
 	sock_unregister(PF_IB);
+	sdp_exit();
 	afib_ib_exit();
 	proto_unregister(&afib_proto);
 	destroy_workqueue(afib_wq);

@@ -18,35 +18,58 @@
 /* Upper bound on close()'s wait for sends to reach the peer. */
 #define AFIB_CLOSE_TIMEOUT	(2 * HZ)
 
-static struct lock_class_key afib_slock_key;
-static struct lock_class_key afib_lock_key;
+static struct lock_class_key afib_slock_key[2];
+static struct lock_class_key afib_lock_key[2];
 
 static void afib_destruct(struct sock *sk)
 {
 	struct afib_sock *as = afib_sk(sk);
 
 	WARN_ON_ONCE(as->qp || as->cm_id || as->dev);
+	if (as->xp->destruct)
+		as->xp->destruct(as);
 	afib_free_bufs(as);
 }
 
-struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern)
+/**
+ * afib_sk_alloc() - a new AF_IB or SDP socket.
+ * @net: its network namespace.
+ * @family: PF_IB (PF_INET_SDP) or PF_INET6_SDP.
+ * @xp: its type.
+ * @sock: the socket it belongs to, NULL for a child of a listener.
+ * @kern: for the kernel's own use.
+ *
+ * Return: the socket, or NULL.
+ */
+struct sock *afib_sk_alloc(struct net *net, int family,
+			   const struct afib_xport *xp, struct socket *sock,
+			   int kern)
 {
+	bool stream = xp->type == SOCK_STREAM;
 	struct afib_sock *as;
 	struct sock *sk;
 
-	sk = sk_alloc(net, PF_IB, GFP_KERNEL, &afib_proto, kern);
+	sk = sk_alloc(net, family, GFP_KERNEL, xp->prot, kern);
 	if (!sk)
 		return NULL;
 	sock_init_data(sock, sk);
-	sock_lock_init_class_and_name(sk, "slock-AF_IB-SEQPACKET",
-				      &afib_slock_key, "sk_lock-AF_IB-SEQPACKET",
-				      &afib_lock_key);
-	sk->sk_type = SOCK_SEQPACKET;
-	sk->sk_protocol = 0;
+	if (stream)
+		sock_lock_init_class_and_name(sk, "slock-AF_INET_SDP",
+					      &afib_slock_key[1],
+					      "sk_lock-AF_INET_SDP",
+					      &afib_lock_key[1]);
+	else
+		sock_lock_init_class_and_name(sk, "slock-AF_IB-SEQPACKET",
+					      &afib_slock_key[0],
+					      "sk_lock-AF_IB-SEQPACKET",
+					      &afib_lock_key[0]);
+	sk->sk_type = xp->type;
+	sk->sk_protocol = xp->protocol;
 	sk->sk_state = TCP_CLOSE;
 	sk->sk_destruct = afib_destruct;
 
 	as = afib_sk(sk);
+	as->xp = xp;
 	mutex_init(&as->cm_lock);
 	mutex_init(&as->rx_lock);
 	mutex_init(&as->tx_lock);
@@ -60,7 +83,10 @@ struct sock *afib_sk_alloc(struct net *net, struct socket *sock, int kern)
 	INIT_LIST_HEAD(&as->accept_node);
 	INIT_LIST_HEAD(&as->dev_node);
 	as->family = AF_IB;
+	as->any_family = AF_INET6;
 	sk->sk_write_space = afib_write_space;
+	if (xp->init)
+		xp->init(as);
 	return sk;
 }
 
@@ -109,7 +135,7 @@ static int afib_bind_errno(struct afib_sock *as, int err,
 	return err;
 }
 
-static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
+int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
@@ -117,7 +143,7 @@ static int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	struct sockaddr_storage addr;
 	int family, err;
 
-	err = afib_addr_to_cm(uaddr, len, &addr, &family);
+	err = as->xp->addr(as, uaddr, len, &addr, &family);
 	if (err)
 		return err;
 
@@ -210,11 +236,11 @@ static int afib_connect_reset(struct afib_sock *as)
 	return as->bound ? 0 : -EADDRINUSE;
 }
 
-static int afib_listen(struct socket *sock, int backlog)
+int afib_listen(struct socket *sock, int backlog)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
-	struct sockaddr_in6 any = { .sin6_family = AF_INET6 };
+	struct sockaddr_storage any = { .ss_family = as->any_family };
 	struct rdma_cm_id *id;
 	int err = 0;
 
@@ -262,13 +288,13 @@ out:
 }
 
 #ifdef AFIB_HAVE_PROTO_ACCEPT_ARG
-static int afib_accept(struct socket *sock, struct socket *newsock,
-		       struct proto_accept_arg *arg)
+int afib_accept(struct socket *sock, struct socket *newsock,
+		struct proto_accept_arg *arg)
 {
 	int flags = arg->flags;
 #else
-static int afib_accept(struct socket *sock, struct socket *newsock,
-		       int flags, bool kern)
+int afib_accept(struct socket *sock, struct socket *newsock, int flags,
+		bool kern)
 {
 #endif
 	struct sock *sk = sock->sk;
@@ -355,8 +381,8 @@ static int afib_wait_connect(struct sock *sk, long *timeo)
 	return err;
 }
 
-static int afib_connect(struct socket *sock, struct sockaddr *uaddr,
-			int len, int flags)
+int afib_connect(struct socket *sock, struct sockaddr *uaddr, int len,
+		 int flags)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
@@ -365,7 +391,7 @@ static int afib_connect(struct socket *sock, struct sockaddr *uaddr,
 	int family, err;
 	long timeo;
 
-	err = afib_addr_to_cm(uaddr, len, &addr, &family);
+	err = as->xp->addr(as, uaddr, len, &addr, &family);
 	if (err)
 		return err;
 
@@ -442,12 +468,12 @@ out:
 	return err;
 }
 
-static int afib_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
+int afib_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
 	struct sockaddr_storage tmp;
-	struct sockaddr_storage any = { .ss_family = AF_INET6 };
+	struct sockaddr_storage any = { .ss_family = as->any_family };
 	const struct sockaddr *cm = (struct sockaddr *)&any;
 	int len;
 
@@ -465,8 +491,7 @@ static int afib_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 		if (!cm->sa_family)
 			cm = (struct sockaddr *)&any;
 	}
-	if (as->family == AF_INET && cm->sa_family == AF_INET6 &&
-	    cm == (struct sockaddr *)&any)
+	if (as->family == AF_INET && cm == (struct sockaddr *)&any)
 		any.ss_family = AF_INET;
 	len = afib_addr_from_cm(cm, as->family, &tmp);
 	mutex_unlock(&as->cm_lock);
@@ -477,8 +502,7 @@ static int afib_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	return len;
 }
 
-static __poll_t afib_poll(struct file *file, struct socket *sock,
-			  poll_table *wait)
+__poll_t afib_poll(struct file *file, struct socket *sock, poll_table *wait)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
@@ -502,13 +526,17 @@ static __poll_t afib_poll(struct file *file, struct socket *sock,
 	if ((READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
 	    READ_ONCE(as->fin_rcvd) || READ_ONCE(as->peer_gone))
 		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
-	if (READ_ONCE(as->rx_msgs))
+	if (as->xp->readable(as))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	if (READ_ONCE(as->sdp.urg) == SDP_URG_VALID)
+		mask |= EPOLLPRI;
 
 	if (state == TCP_ESTABLISHED) {
+		u32 segs = as->xp->poll_segs(as);
+
 		if (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) {
 			mask |= EPOLLOUT | EPOLLWRNORM;
-		} else if (afib_tx_writable(as)) {
+		} else if (afib_tx_writable(as, segs)) {
 			mask |= EPOLLOUT | EPOLLWRNORM;
 		} else {
 			/*
@@ -517,7 +545,7 @@ static __poll_t afib_poll(struct file *file, struct socket *sock,
 			 * between is not missed by O_ASYNC users.
 			 */
 			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
-			if (afib_tx_writable(as))
+			if (afib_tx_writable(as, segs))
 				mask |= EPOLLOUT | EPOLLWRNORM;
 		}
 	} else if (state == TCP_CLOSE) {
@@ -533,7 +561,7 @@ static __poll_t afib_poll(struct file *file, struct socket *sock,
 
 static void afib_drop_children(struct afib_sock *lis);
 
-static int afib_shutdown(struct socket *sock, int how)
+int afib_shutdown(struct socket *sock, int how)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
@@ -623,8 +651,8 @@ static int afib_info_get(struct afib_sock *as, struct afib_info *info)
 	return 0;
 }
 
-static int afib_getsockopt(struct socket *sock, int level, int optname,
-			   char __user *optval, int __user *optlen)
+int afib_getsockopt(struct socket *sock, int level, int optname,
+		    char __user *optval, int __user *optlen)
 {
 	struct afib_sock *as = afib_sk(sock->sk);
 	struct afib_info info;
@@ -685,17 +713,19 @@ static int afib_setsockopt(struct socket *sock, int level, int optname,
 	}
 }
 
-/* Orderly or abortive end of a connection, then release everything. */
-static void afib_teardown(struct afib_sock *as, bool abort)
+/*
+ * Orderly or abortive end of a connection, then release everything.
+ * Only an established connection has a peer to tell.
+ */
+static void afib_teardown(struct afib_sock *as, bool abort, bool established)
 {
 	struct sock *sk = &as->sk;
-	struct rdma_cm_id *id;
 	long timeo;
 	bool sent;
 
-	if (as->qp && !as->dead && !as->peer_gone) {
+	if (established && as->qp && !as->dead && !as->peer_gone) {
 		/* The FIN or ABORT completes after everything sent before. */
-		if (abort || READ_ONCE(as->rx_msgs) ||
+		if (abort || as->xp->unread(as) ||
 		    (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime))
 			sent = !afib_send_ctrl(as, AFIB_MT_ABORT);
 		else
@@ -714,13 +744,26 @@ static void afib_teardown(struct afib_sock *as, bool abort)
 				usleep_range(500, 1000);
 		}
 	}
-	id = afib_take_id(as);
+	afib_finish(as);
+}
+
+/**
+ * afib_finish() - end the connection now and release everything.
+ * @as: the socket, closing.
+ *
+ * The last step of close(): disconnect, drop the QP, CQ and buffers and
+ * destroy the rdma_cm id.
+ */
+void afib_finish(struct afib_sock *as)
+{
+	struct rdma_cm_id *id = afib_take_id(as);
+
 	if (id && as->qp)
 		rdma_disconnect(id);
 	afib_kill(as, 0);
 	if (id) {
 		rdma_destroy_id(id);
-		sock_put(sk);	/* the id's reference */
+		sock_put(&as->sk);	/* the id's reference */
 	}
 }
 
@@ -729,7 +772,7 @@ static void afib_child_release(struct afib_sock *child)
 {
 	struct afib_sock *lis = child->parent;
 
-	afib_teardown(child, true);
+	afib_teardown(child, true, true);
 	child->parent = NULL;
 	sock_put(&lis->sk);	/* the child's reference on its listener */
 	sock_put(&child->sk);	/* the owner's reference */
@@ -750,7 +793,7 @@ static void afib_drop_children(struct afib_sock *lis)
 	}
 }
 
-static int afib_release(struct socket *sock)
+int afib_release(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as;
@@ -770,8 +813,8 @@ static int afib_release(struct socket *sock)
 
 	if (state == TCP_LISTEN)
 		afib_destroy_id(as);	/* no new children after this */
-	else
-		afib_teardown(as, false);
+	else if (!as->xp->close || !as->xp->close(as, state))
+		afib_teardown(as, false, state == TCP_ESTABLISHED);
 
 	/* A listener the device removal stopped may still hold children. */
 	afib_drop_children(as);

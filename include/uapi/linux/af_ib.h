@@ -6,6 +6,14 @@
  * RC queue pair.  Addresses are struct sockaddr_in, struct sockaddr_in6 or
  * struct sockaddr_ib (GID + service ID + P_Key).
  *
+ * socket(AF_INET_SDP, SOCK_STREAM, 0 or IPPROTO_TCP) and
+ * socket(AF_INET6_SDP, SOCK_STREAM, 0 or IPPROTO_TCP) give SDP (Sockets
+ * Direct Protocol) byte streams with TCP's semantics, OFED's binary ABI:
+ * AF_INET_SDP is AF_IB's stream type and takes struct sockaddr_in (or
+ * struct sockaddr_ib), AF_INET6_SDP takes struct sockaddr_in6 (IPv4-mapped
+ * addresses included) or struct sockaddr_in.  Both report their addresses
+ * as AF_INET or AF_INET6, as TCP sockets would.
+ *
  * This header may be included together with rdma-core's <infiniband/ib.h>
  * (or the kernel's <rdma/ib.h>) in either order: both use the _RDMA_IB_H
  * guard for struct ib_addr and struct sockaddr_ib, whose layout is identical.
@@ -22,6 +30,12 @@
 #ifndef PF_IB
 #define PF_IB		AF_IB
 #endif
+
+/* SDP address families, as OFED numbered them. */
+#define AF_INET_SDP	27	/* the same number as AF_IB */
+#define AF_INET6_SDP	28	/* AF_MPLS in mainline, which has no sockets */
+#define PF_INET_SDP	AF_INET_SDP
+#define PF_INET6_SDP	AF_INET6_SDP
 
 /* The kernel takes these from <rdma/ib.h>. */
 #if !defined(_RDMA_IB_H) && !defined(__KERNEL__)

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * SDP private definitions.
+ *
+ * An SDP socket is a struct afib_sock of type SOCK_STREAM whose afib_xport
+ * is sdp_xport: it shares the rdma_cm handling, the QP, CQ and buffer
+ * management, the send ring and the teardown with SOCK_SEQPACKET, and has
+ * its own wire protocol (sdp_proto.h), data path and socket calls.
+ *
+ * Buffers: every receive buffer holds one message, BSDH first, and has
+ * afib_sock.seg_size bytes; a send buffer carries one message of at most
+ * sdp_max_payload() bytes after its BSDH.  Locking as in afib.h.
+ */
+#ifndef _SDP_H
+#define _SDP_H
+
+#include "afib.h"
+
+/* The largest and smallest receive buffers we post, BSDH included. */
+#define SDP_SEG_SIZE		16384U
+#define SDP_MAX_BUFS		64U
+
+/* Bytes of mapped header each control send has: BSDH + extended. */
+#define SDP_CTRL_SIZE		32U
+
+/* The longest a corked or MSG_MORE write waits, as TCP_CORK. */
+#define SDP_CORK_TIMEOUT	(HZ / 5)
+
+/*
+ * How long a closed socket goes on sending what it was given (the
+ * default of tcp_fin_timeout) and how often it looks.
+ */
+#define SDP_FIN_TIMEOUT		(60 * HZ)
+#define SDP_CLOSE_POLL		msecs_to_jiffies(10)
+
+extern const struct proto_ops sdp_stream_ops;
+
+static inline u32 sdp_max_payload(const struct afib_sock *as)
+{
+	return min(as->sdp.peer_rcvsz, as->seg_size) -
+	       (u32)sizeof(struct sdp_bsdh);
+}
+
+/* sdp_main.c */
+int sdp_create(struct net *net, struct socket *sock, int protocol, int kern,
+	       int family);
+int sdp_init(void);
+void sdp_exit(void);
+int sdp_keep_value(struct afib_sock *as, int optname);
+
+/* sdp_cm.c: connection setup */
+void sdp_qp_size(struct afib_sock *as);
+void sdp_qp_ready(struct afib_sock *as);
+int sdp_hello(struct afib_sock *as, void *buf, bool reply);
+int sdp_parse(struct afib_sock *as, const void *data, u8 len, bool reply,
+	      union afib_peer *peer);
+int sdp_connected(struct afib_sock *as, const union afib_peer *peer);
+void sdp_disconnected(struct afib_sock *as);
+
+/* sdp_tx.c: sending */
+int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t len);
+void sdp_tx_done(struct ib_cq *cq, struct ib_wc *wc);
+void sdp_ctrl_flush(struct afib_sock *as);
+int sdp_send_ctrl(struct afib_sock *as, enum afib_msg_type type);
+int __sdp_send_ctrl(struct afib_sock *as, u8 mid, u32 ext);
+void __sdp_push(struct afib_sock *as);
+void sdp_push(struct afib_sock *as);
+void sdp_work(struct work_struct *work);
+void sdp_keepalive(struct sock *sk, int on);
+
+/* sdp_rx.c: receiving */
+int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
+		int flags);
+void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc);
+bool sdp_readable(struct afib_sock *as);
+bool sdp_unread(struct afib_sock *as);
+u32 sdp_inq(struct afib_sock *as);
+
+/* sdp_proc.c: /proc/net/sdp */
+int sdp_proc_init(void);
+void sdp_proc_exit(void);
+void sdp_sock_link(struct afib_sock *as);
+void sdp_sock_unlink(struct afib_sock *as);
+
+#endif /* _SDP_H */

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * SDP per-connection state, part of struct afib_sock.
+ *
+ * Sequence numbers, credits and the receive stream are protected by
+ * afib_sock.lock; the options by lock_sock().  The ends of the stream use
+ * afib_sock's flags: fin_rcvd (DisConn received), fin_pending and
+ * fin_sent (ours), peer_gone (disconnected or reset).
+ */
+#ifndef _SDP_CONN_H
+#define _SDP_CONN_H
+
+#include <linux/list.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+#include <rdma/ib_verbs.h>
+#include "sdp_proto.h"
+
+struct afib_buf;
+
+/* sdp_conn.urg */
+enum {
+	SDP_URG_NONE,	/* no urgent byte announced */
+	SDP_URG_VALID,	/* the urgent byte at urg_pos is unread */
+	SDP_URG_READ,	/* it was read with MSG_OOB (or passed inline) */
+};
+
+/**
+ * struct sdp_conn - SDP state of a connection.
+ * @tx_mseq: mseq of our next message.
+ * @rx_mseq: mseq of the last message received (0: the Hello).
+ * @rx_ack: mseq_ack of the last message received.
+ * @tx_reserved: credits writers took and have not posted yet; afib_sock's
+ *	tx_credits is what the peer's last message allows, less these.
+ * @rx_posted: receive buffers posted now.
+ * @adv_bufs: what the peer believes we have posted: bufs of our last
+ *	message less the messages received since.
+ * @peer_rcvsz: the peer's receive buffer size: our largest message,
+ *	BSDH included.
+ * @ipv: IP version of the connection, SDP_IPV4 or SDP_IPV6.
+ * @rx_seq: stream offset of the next byte to read.
+ * @rx_end: stream offset after the last byte received.
+ * @urg_pos: stream offset of the urgent byte, if @urg is not NONE.
+ * @urg_byte: its value.
+ * @urg: SDP_URG_*.
+ * @abort_rcvd: the peer sent AbortConn.
+ * @rx_over: no receive completion can come any more (the receive queue
+ *	was flushed after the disconnect): EOF or reset are final.
+ * @pend: a send buffer filled in part, waiting for more data (Nagle,
+ *	TCP_CORK or MSG_MORE); reserved, not posted.
+ * @pend_more: @pend waits because of MSG_MORE.
+ * @pend_until: jiffies when @pend goes even if corked.
+ * @tx_acked: afib_buf.bytes of the last completed send: bytes the peer
+ *	took in, for SIOCOUTQ.
+ * @tx_bytes: payload bytes posted, a free-running count.
+ * @nodelay: TCP_NODELAY.
+ * @cork: TCP_CORK.
+ * @keepidle: TCP_KEEPIDLE, seconds.
+ * @keepintvl: TCP_KEEPINTVL, seconds.
+ * @keepcnt: TCP_KEEPCNT.
+ * @probes: keepalive probes sent without an answer.
+ * @rx_stamp: jiffies of the last message received.
+ * @work: the cork timer and keepalive.
+ * @close_work: finishes a close() in the background.
+ * @close_end: jiffies when it gives up waiting for the peer.
+ * @rx_end_cqe: completion of the marker that closes the receive queue.
+ * @rx_end_wr: that marker.
+ * @rx_end_posted: it was posted.
+ * @list: on sdp_socks, for /proc/net/sdp.
+ */
+struct sdp_conn {
+	u32			tx_mseq;
+	u32			rx_mseq;
+	u32			rx_ack;
+	u32			tx_reserved;
+	u32			rx_posted;
+	u32			adv_bufs;
+	u32			peer_rcvsz;
+	u8			ipv;
+	u32			rx_seq;
+	u32			rx_end;
+	u32			urg_pos;
+	u8			urg_byte;
+	u8			urg;
+	bool			abort_rcvd;
+	bool			rx_over;
+	struct afib_buf		*pend;
+	bool			pend_more;
+	unsigned long		pend_until;
+	u32			tx_acked;
+	u32			tx_bytes;
+	bool			nodelay;
+	bool			cork;
+	int			keepidle;
+	int			keepintvl;
+	int			keepcnt;
+	int			probes;
+	unsigned long		rx_stamp;
+	struct delayed_work	work;
+	struct delayed_work	close_work;
+	unsigned long		close_end;
+	struct ib_cqe		rx_end_cqe;
+	struct ib_recv_wr	rx_end_wr;
+	bool			rx_end_posted;
+	struct list_head	list;
+};
+
+#endif /* _SDP_CONN_H */

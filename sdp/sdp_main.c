@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SDP socket calls: socket(AF_INET_SDP, SOCK_STREAM, 0 or IPPROTO_TCP) and
+ * socket(AF_INET6_SDP, ...), OFED's binary ABI.
+ *
+ * AF_INET_SDP is AF_IB (27): afib_main.c hands its SOCK_STREAM sockets
+ * here.  AF_INET6_SDP is 28, AF_MPLS in mainline, where no socket family
+ * is registered; this module registers it.  An SDP socket behaves as a
+ * TCP socket of the matching family: it takes sockaddr_in (27) or
+ * sockaddr_in6 (28; IPv4-mapped addresses go to rdma_cm as IPv4), reports
+ * its addresses as AF_INET or AF_INET6, and takes TCP's options at
+ * IPPROTO_TCP.  OFED's programs also pass AF_INET_SDP or AF_INET6_SDP as
+ * sa_family, which is accepted; on 27 a sockaddr_ib still works.
+ */
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/sockios.h>
+#include <asm/ioctls.h>
+#include <net/ipv6.h>
+#include <net/tcp.h>
+#include "sdp.h"
+
+struct proto sdp_prot = {
+	.name		= "SDP",
+	.owner		= THIS_MODULE,
+	.obj_size	= sizeof(struct afib_sock),
+	.keepalive	= sdp_keepalive,
+};
+
+/* afib_xport.addr: what tcp_v4_connect() or tcp_v6_connect() would take. */
+static int sdp_addr(struct afib_sock *as, const struct sockaddr *uaddr,
+		    int len, struct sockaddr_storage *out, int *family)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+	sa_family_t fam;
+
+	if (len < (int)sizeof(uaddr->sa_family))
+		return -EINVAL;
+	fam = uaddr->sa_family;
+	memset(out, 0, sizeof(*out));
+	if (as->sk.sk_family == PF_INET6_SDP) {
+		if (len < SIN6_LEN_RFC2133)
+			return -EINVAL;
+		if (fam != AF_INET6 && fam != AF_INET6_SDP)
+			return -EAFNOSUPPORT;
+		memcpy(out, uaddr, min_t(int, len, sizeof(*sin6)));
+		sin6->sin6_family = AF_INET6;
+		*family = AF_INET6;
+		if (ipv6_addr_v4mapped(&sin6->sin6_addr)) {
+			__be32 a = sin6->sin6_addr.s6_addr32[3];
+			__be16 port = sin6->sin6_port;
+
+			memset(out, 0, sizeof(*out));
+			sin->sin_family = AF_INET;
+			sin->sin_port = port;
+			sin->sin_addr.s_addr = a;
+		}
+		return 0;
+	}
+	if (fam == AF_IB && len >= (int)sizeof(struct sockaddr_ib))
+		return afib_addr_to_cm(uaddr, len, out, family);
+	if (len < (int)sizeof(*sin))
+		return -EINVAL;
+	if (fam != AF_INET && fam != AF_INET_SDP)
+		return -EAFNOSUPPORT;
+	memcpy(out, uaddr, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	*family = AF_INET;
+	return 0;
+}
+
+/* The background part of close(): see sdp_close(). */
+static void sdp_close_work(struct work_struct *work)
+{
+	struct afib_sock *as = container_of(to_delayed_work(work),
+					    struct afib_sock, sdp.close_work);
+
+	if (!afib_tx_idle(as) && !READ_ONCE(as->peer_gone) &&
+	    time_before(jiffies, as->sdp.close_end)) {
+		queue_delayed_work(afib_wq, &as->sdp.close_work,
+				   SDP_CLOSE_POLL);
+		return;
+	}
+	afib_finish(as);
+	sock_put(&as->sk);	/* from sdp_close() */
+}
+
+/*
+ * afib_xport.close: as TCP, close() queues DisConn after the data and
+ * returns (with SO_LINGER, once that went or the linger time is over);
+ * what the peer has not taken in yet follows in the background, for at
+ * most SDP_FIN_TIMEOUT.  Unread data and SO_LINGER 0 still reset the
+ * connection at once, in afib_teardown().
+ */
+static bool sdp_close(struct afib_sock *as, int state)
+{
+	struct sock *sk = &as->sk;
+	long timeo;
+
+	if (state != TCP_ESTABLISHED || !READ_ONCE(as->qp) ||
+	    READ_ONCE(as->peer_gone) || sdp_unread(as) ||
+	    (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime))
+		return false;
+	afib_send_ctrl(as, AFIB_MT_FIN);
+	if (sock_flag(sk, SOCK_LINGER)) {
+		timeo = sk->sk_lingertime;
+		afib_wait(as, &timeo, afib_tx_idle(as));
+	}
+	if (afib_tx_idle(as))
+		return false;
+	as->sdp.close_end = jiffies + SDP_FIN_TIMEOUT;
+	sock_hold(sk);	/* sock_put in sdp_close_work() */
+	queue_delayed_work(afib_wq, &as->sdp.close_work, SDP_CLOSE_POLL);
+	return true;
+}
+
+static void sdp_sock_init(struct afib_sock *as)
+{
+	int family = as->sk.sk_family == PF_INET6_SDP ? AF_INET6 : AF_INET;
+
+	as->family = family;
+	as->any_family = family;
+	INIT_DELAYED_WORK(&as->sdp.work, sdp_work);
+	INIT_DELAYED_WORK(&as->sdp.close_work, sdp_close_work);
+	sdp_sock_link(as);
+}
+
+static void sdp_destruct(struct afib_sock *as)
+{
+	sdp_sock_unlink(as);
+}
+
+/* Stop the socket's work; it holds a reference while queued. */
+static void sdp_work_stop(struct afib_sock *as)
+{
+	if (cancel_delayed_work_sync(&as->sdp.work))
+		sock_put(&as->sk);	/* from sdp_work_at() */
+}
+
+static int sdp_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	if (!sk)
+		return 0;
+	sock_hold(sk);	/* for sdp_work_stop(); put below */
+	afib_release(sock);
+	sdp_work_stop(afib_sk(sk));
+	sock_put(sk);
+	return 0;
+}
+
+static u32 sdp_poll_segs(struct afib_sock *as)
+{
+	return 1;
+}
+
+static int sdp_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
+{
+	struct afib_sock *as = afib_sk(sock->sk);
+	struct sdp_conn *c = &as->sdp;
+	int answ;
+
+	if (READ_ONCE(sock->sk->sk_state) == TCP_LISTEN &&
+	    (cmd == SIOCINQ || cmd == SIOCOUTQ || cmd == SIOCOUTQNSD))
+		return -EINVAL;
+	spin_lock_bh(&as->lock);
+	switch (cmd) {
+	case SIOCINQ:
+		answ = c->rx_end - c->rx_seq;
+		break;
+	case SIOCOUTQ:
+		/* Sent and not yet taken in by the peer, or still waiting. */
+		answ = c->tx_bytes - c->tx_acked + (c->pend ? c->pend->len : 0);
+		break;
+	case SIOCOUTQNSD:
+		answ = c->pend ? c->pend->len : 0;
+		break;
+	case SIOCATMARK:
+		answ = c->urg != SDP_URG_NONE && c->urg_pos == c->rx_seq;
+		break;
+	default:
+		answ = -1;
+		break;
+	}
+	spin_unlock_bh(&as->lock);
+	if (answ < 0)
+		return -ENOIOCTLCMD;
+	return put_user(answ, (int __user *)arg);
+}
+
+/**
+ * sdp_keep_value() - the keepalive option in effect.
+ * @as: the socket.
+ * @optname: TCP_KEEPIDLE, TCP_KEEPINTVL or TCP_KEEPCNT.
+ *
+ * Return: the socket's value, else TCP's sysctl: seconds or a count.
+ */
+int sdp_keep_value(struct afib_sock *as, int optname)
+{
+	struct net *net = sock_net(&as->sk);
+	int val;
+
+	switch (optname) {
+	case TCP_KEEPIDLE:
+		val = READ_ONCE(as->sdp.keepidle);
+		return val ?: READ_ONCE(net->ipv4.sysctl_tcp_keepalive_time) / HZ;
+	case TCP_KEEPINTVL:
+		val = READ_ONCE(as->sdp.keepintvl);
+		return val ?: READ_ONCE(net->ipv4.sysctl_tcp_keepalive_intvl) / HZ;
+	default:
+		val = READ_ONCE(as->sdp.keepcnt);
+		return val ?: READ_ONCE(net->ipv4.sysctl_tcp_keepalive_probes);
+	}
+}
+
+static int sdp_setsockopt_tcp(struct afib_sock *as, int optname,
+			      sockptr_t optval, unsigned int optlen)
+{
+	struct sock *sk = &as->sk;
+	int val, err = 0;
+
+	if (optname == TCP_CONGESTION || optname == TCP_ULP)
+		return 0;	/* the fabric does congestion control */
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		return -EFAULT;
+
+	lock_sock(sk);
+	switch (optname) {
+	case TCP_NODELAY:
+		as->sdp.nodelay = val;
+		if (val)
+			sdp_push(as);
+		break;
+	case TCP_CORK:
+		as->sdp.cork = val;
+		if (!val)
+			sdp_push(as);
+		break;
+	case TCP_KEEPIDLE:
+		if (val < 1 || val > MAX_TCP_KEEPIDLE) {
+			err = -EINVAL;
+			break;
+		}
+		as->sdp.keepidle = val;
+		if (sock_flag(sk, SOCK_KEEPOPEN))
+			sdp_keepalive(sk, 1);
+		break;
+	case TCP_KEEPINTVL:
+		if (val < 1 || val > MAX_TCP_KEEPINTVL)
+			err = -EINVAL;
+		else
+			as->sdp.keepintvl = val;
+		break;
+	case TCP_KEEPCNT:
+		if (val < 1 || val > MAX_TCP_KEEPCNT)
+			err = -EINVAL;
+		else
+			as->sdp.keepcnt = val;
+		break;
+	case TCP_MAXSEG:
+		if (val && (val < TCP_MIN_MSS || val > MAX_TCP_WINDOW))
+			err = -EINVAL;
+		break;
+	case TCP_QUICKACK:
+	case TCP_DEFER_ACCEPT:
+	case TCP_LINGER2:
+	case TCP_USER_TIMEOUT:
+	case TCP_WINDOW_CLAMP:
+	case TCP_NOTSENT_LOWAT:
+	case TCP_SYNCNT:
+	case TCP_THIN_LINEAR_TIMEOUTS:
+	case TCP_FASTOPEN:
+	case TCP_FASTOPEN_CONNECT:
+		/* Accepted as TCP would; SDP has no use for them. */
+		if (val < 0)
+			err = -EINVAL;
+		break;
+	default:
+		err = -ENOPROTOOPT;
+		break;
+	}
+	release_sock(sk);
+	return err;
+}
+
+static void sdp_tcp_info(struct afib_sock *as, struct tcp_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->tcpi_state = READ_ONCE(as->sk.sk_state);
+	spin_lock_bh(&as->lock);
+	if (as->qp) {
+		info->tcpi_snd_mss = sdp_max_payload(as);
+		info->tcpi_rcv_mss = as->seg_size - sizeof(struct sdp_bsdh);
+		info->tcpi_unacked = as->tx_posted - as->tx_tail;
+		info->tcpi_snd_cwnd = as->tx_credits;
+		info->tcpi_bytes_acked = as->sdp.tx_acked;
+		info->tcpi_bytes_received = as->sdp.rx_end;
+		info->tcpi_segs_out = as->sdp.tx_mseq - 1;
+		info->tcpi_segs_in = as->sdp.rx_mseq;
+	}
+	spin_unlock_bh(&as->lock);
+}
+
+static int sdp_getsockopt_tcp(struct afib_sock *as, int optname,
+			      char __user *optval, int __user *optlen)
+{
+	static const char cong[] = "sdp";
+	struct tcp_info info;
+	int len, val;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	switch (optname) {
+	case TCP_INFO:
+		sdp_tcp_info(as, &info);
+		len = min_t(int, len, sizeof(info));
+		if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+			return -EFAULT;
+		return 0;
+	case TCP_CONGESTION:
+		len = min_t(int, len, sizeof(cong));
+		if (put_user(len, optlen) || copy_to_user(optval, cong, len))
+			return -EFAULT;
+		return 0;
+	case TCP_NODELAY:
+		val = READ_ONCE(as->sdp.nodelay);
+		break;
+	case TCP_CORK:
+		val = READ_ONCE(as->sdp.cork);
+		break;
+	case TCP_KEEPIDLE:
+	case TCP_KEEPINTVL:
+	case TCP_KEEPCNT:
+		val = sdp_keep_value(as, optname);
+		break;
+	case TCP_MAXSEG:
+		val = as->qp ? sdp_max_payload(as) : TCP_MSS_DEFAULT;
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	len = min_t(int, len, sizeof(int));
+	if (put_user(len, optlen) || copy_to_user(optval, &val, len))
+		return -EFAULT;
+	return 0;
+}
+
+static int sdp_setsockopt(struct socket *sock, int level, int optname,
+			  sockptr_t optval, unsigned int optlen)
+{
+	struct afib_sock *as = afib_sk(sock->sk);
+
+	if (level == SOL_TCP)
+		return sdp_setsockopt_tcp(as, optname, optval, optlen);
+	if (level == SOL_AFIB)
+		return afib_seqpacket_ops.setsockopt(sock, level, optname,
+						     optval, optlen);
+	return -ENOPROTOOPT;
+}
+
+static int sdp_getsockopt(struct socket *sock, int level, int optname,
+			  char __user *optval, int __user *optlen)
+{
+	struct afib_sock *as = afib_sk(sock->sk);
+
+	if (level == SOL_TCP)
+		return sdp_getsockopt_tcp(as, optname, optval, optlen);
+	return afib_getsockopt(sock, level, optname, optval, optlen);
+}
+
+const struct proto_ops sdp_stream_ops = {
+	.family		= PF_INET_SDP,
+	.owner		= THIS_MODULE,
+	.release	= sdp_release,
+	.bind		= afib_bind,
+	.connect	= afib_connect,
+	.socketpair	= sock_no_socketpair,
+	.accept		= afib_accept,
+	.getname	= afib_getname,
+	.poll		= afib_poll,
+	.ioctl		= sdp_ioctl,
+	.listen		= afib_listen,
+	.shutdown	= afib_shutdown,
+	.setsockopt	= sdp_setsockopt,
+	.getsockopt	= sdp_getsockopt,
+	.sendmsg	= sdp_sendmsg,
+	.recvmsg	= sdp_recvmsg,
+	.mmap		= sock_no_mmap,
+};
+
+const struct afib_xport sdp_xport = {
+	.ops		= &sdp_stream_ops,
+	.prot		= &sdp_prot,
+	.type		= SOCK_STREAM,
+	.protocol	= IPPROTO_TCP,
+	.ctrl_size	= SDP_CTRL_SIZE,
+	.init		= sdp_sock_init,
+	.destruct	= sdp_destruct,
+	.killed		= sdp_work_stop,
+	.close		= sdp_close,
+	.addr		= sdp_addr,
+	.qp_size	= sdp_qp_size,
+	.qp_ready	= sdp_qp_ready,
+	.rx_done	= sdp_rx_done,
+	.tx_done	= sdp_tx_done,
+	.ctrl_flush	= sdp_ctrl_flush,
+	.send_ctrl	= sdp_send_ctrl,
+	.hello		= sdp_hello,
+	.parse		= sdp_parse,
+	.connected	= sdp_connected,
+	.disconnected	= sdp_disconnected,
+	.readable	= sdp_readable,
+	.unread		= sdp_unread,
+	.poll_segs	= sdp_poll_segs,
+};
+
+/**
+ * sdp_create() - make an SDP socket.
+ * @net: its network namespace.
+ * @sock: the socket, SOCK_STREAM.
+ * @protocol: 0 or IPPROTO_TCP.
+ * @kern: for the kernel's own use.
+ * @family: PF_INET_SDP or PF_INET6_SDP.
+ *
+ * Return: 0 or a negative errno.
+ */
+int sdp_create(struct net *net, struct socket *sock, int protocol, int kern,
+	       int family)
+{
+	struct sock *sk;
+
+	if (sock->type != SOCK_STREAM)
+		return -ESOCKTNOSUPPORT;
+	if (protocol && protocol != IPPROTO_TCP)
+		return -EPROTONOSUPPORT;
+	sk = afib_sk_alloc(net, family, &sdp_xport, sock, kern);
+	if (!sk)
+		return -ENOMEM;
+	sock->ops = &sdp_stream_ops;
+	sock->state = SS_UNCONNECTED;
+	return 0;
+}
+
+static int sdp6_create(struct net *net, struct socket *sock, int protocol,
+		       int kern)
+{
+	return sdp_create(net, sock, protocol, kern, PF_INET6_SDP);
+}
+
+static const struct net_proto_family sdp6_family_ops = {
+	.family	= PF_INET6_SDP,
+	.create	= sdp6_create,
+	.owner	= THIS_MODULE,
+};
+
+int sdp_init(void)
+{
+	int err;
+
+	err = proto_register(&sdp_prot, 1);
+	if (err)
+		return err;
+	err = sdp_proc_init();
+	if (err)
+		goto unregister_proto;
+	err = sock_register(&sdp6_family_ops);
+	if (err) {
+		pr_err("af_ib: family %d is taken (%d)\n", PF_INET6_SDP, err);
+		goto proc_exit;
+	}
+	return 0;
+
+proc_exit:
+	sdp_proc_exit();
+unregister_proto:
+	proto_unregister(&sdp_prot);
+	return err;
+}
+
+void sdp_exit(void)
+{
+	sock_unregister(PF_INET6_SDP);
+	sdp_proc_exit();
+	proto_unregister(&sdp_prot);
+}
+
+MODULE_ALIAS_NETPROTO(PF_INET6_SDP);

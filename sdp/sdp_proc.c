@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/net/sdp: the SDP sockets of a network namespace, one line each,
+ * in the columns of /proc/net/tcp (tcp6's address format for IPv6):
+ *
+ *   sl local_address rem_address st tx_queue:rx_queue tr:tm->when
+ *   retrnsmt uid timeout inode refcnt pointer
+ *
+ * tx_queue is SIOCOUTQ, rx_queue SIOCINQ; the timer columns are 0, as
+ * SDP has none of TCP's.  The socket pointer is printed with %pK, as TCP
+ * prints it.  Sockets are listed from when they are made until they are
+ * freed; the listing takes a reference on each while it prints it.
+ */
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <net/net_namespace.h>
+#include "sdp.h"
+
+static LIST_HEAD(sdp_socks);
+static DEFINE_SPINLOCK(sdp_socks_lock);	/* sdp_socks */
+
+void sdp_sock_link(struct afib_sock *as)
+{
+	spin_lock_bh(&sdp_socks_lock);
+	list_add_tail(&as->sdp.list, &sdp_socks);
+	spin_unlock_bh(&sdp_socks_lock);
+}
+
+void sdp_sock_unlink(struct afib_sock *as)
+{
+	spin_lock_bh(&sdp_socks_lock);
+	list_del(&as->sdp.list);
+	spin_unlock_bh(&sdp_socks_lock);
+}
+
+/* One address in /proc/net/tcp's or tcp6's format. */
+static void sdp_proc_addr(struct seq_file *seq, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const __be32 *a;
+
+	if (sa->sa_family == AF_INET6) {
+		a = sin6->sin6_addr.s6_addr32;
+		seq_printf(seq, "%08X%08X%08X%08X:%04X", a[0], a[1], a[2], a[3],
+			   ntohs(sin6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		seq_printf(seq, "%08X:%04X", sin->sin_addr.s_addr,
+			   ntohs(sin->sin_port));
+	} else {
+		seq_puts(seq, "00000000:0000");
+	}
+}
+
+static void sdp_proc_sock(struct seq_file *seq, struct afib_sock *as, int sl)
+{
+	struct sockaddr_storage none = {};
+	const struct sockaddr *src, *dst;
+	struct sock *sk = &as->sk;
+	u32 txq, rxq;
+
+	spin_lock_bh(&as->lock);
+	txq = as->sdp.tx_bytes - as->sdp.tx_acked +
+	      (as->sdp.pend ? as->sdp.pend->len : 0);
+	rxq = as->sdp.rx_end - as->sdp.rx_seq;
+	spin_unlock_bh(&as->lock);
+
+	seq_printf(seq, "%4d: ", sl);
+	mutex_lock(&as->cm_lock);
+	src = dst = (struct sockaddr *)&none;
+	if (as->cm_id) {
+		src = (struct sockaddr *)&as->cm_id->route.addr.src_addr;
+		dst = (struct sockaddr *)&as->cm_id->route.addr.dst_addr;
+	}
+	sdp_proc_addr(seq, src);
+	seq_putc(seq, ' ');
+	sdp_proc_addr(seq, dst);
+	mutex_unlock(&as->cm_lock);
+	seq_printf(seq, " %02X %08X:%08X 00:00000000 00000000 %5u %8d %lu %d %pK\n",
+		   READ_ONCE(sk->sk_state), txq, rxq,
+		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)), 0,
+		   sock_i_ino(sk), refcount_read(&sk->sk_refcnt), sk);
+}
+
+static int sdp_proc_show(struct seq_file *seq, void *v)
+{
+	struct net *net = seq_file_net(seq);
+	struct afib_sock **socks, *as;
+	unsigned int n = 0, max = 0, i;
+
+	seq_puts(seq, "  sl  local_address                         remote_address"
+		      "                        st tx_queue rx_queue tr tm->when"
+		      " retrnsmt   uid  timeout inode\n");
+	spin_lock_bh(&sdp_socks_lock);
+	list_for_each_entry(as, &sdp_socks, sdp.list)
+		max++;
+	spin_unlock_bh(&sdp_socks_lock);
+	socks = kvcalloc(max, sizeof(*socks), GFP_KERNEL);
+	if (!socks && max)
+		return -ENOMEM;
+	spin_lock_bh(&sdp_socks_lock);
+	list_for_each_entry(as, &sdp_socks, sdp.list) {
+		if (n == max)
+			break;
+		/* A socket being freed has no references left: skip it. */
+		if (!net_eq(sock_net(&as->sk), net) ||
+		    !refcount_inc_not_zero(&as->sk.sk_refcnt))
+			continue;
+		socks[n++] = as;
+	}
+	spin_unlock_bh(&sdp_socks_lock);
+	for (i = 0; i < n; i++) {
+		sdp_proc_sock(seq, socks[i], i);
+		sock_put(&socks[i]->sk);	/* taken above */
+	}
+	kvfree(socks);
+	return 0;
+}
+
+static int __net_init sdp_proc_net_init(struct net *net)
+{
+	if (!proc_create_net_single("sdp", 0444, net->proc_net, sdp_proc_show,
+				    NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+static void __net_exit sdp_proc_net_exit(struct net *net)
+{
+	remove_proc_entry("sdp", net->proc_net);
+}
+
+static struct pernet_operations sdp_proc_ops = {
+	.init	= sdp_proc_net_init,
+	.exit	= sdp_proc_net_exit,
+};
+
+int sdp_proc_init(void)
+{
+	return register_pernet_subsys(&sdp_proc_ops);
+}
+
+void sdp_proc_exit(void)
+{
+	unregister_pernet_subsys(&sdp_proc_ops);
+}

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SDP receiving.
+ *
+ * A completed receive buffer holds one message.  Its BSDH is checked
+ * (sdp_bsdh_parse(), then mseq and mseq_ack against the connection) before
+ * anything in it is believed; a peer that breaks the protocol is sent an
+ * AbortConn and the user sees ECONNRESET.  Its bufs and mseq_ack give our
+ * new send credits.  Data buffers go on afib_sock.rx_queue with their
+ * payload (afib_buf.off, .len); every other message is acted on and its
+ * buffer posted again at once.
+ *
+ * recvmsg() copies from the head of rx_queue without the spinlock: only
+ * the reader (rx_lock) takes buffers off the queue, and a buffer's page
+ * outlives afib_kill().  A buffer read to its end is posted again, and a
+ * credit update goes when the peer's view of our buffers has fallen far
+ * enough (sdp_credit_update_due()).
+ *
+ * Urgent data follows TCP: the last byte of a message flagged OOB_PRES is
+ * the urgent byte, at stream offset sdp_conn.urg_pos.  Unless SO_OOBINLINE
+ * is set it is left out of the stream and read by recv(MSG_OOB); a read
+ * never goes past the mark once it has copied something, so SIOCATMARK
+ * tells where it is.
+ */
+#include <linux/sched/signal.h>
+#include <linux/uio.h>
+#include "sdp.h"
+
+/* Post @buf again.  Caller holds as->lock, the socket is not dead. */
+static void __sdp_repost(struct afib_sock *as, struct afib_buf *buf)
+{
+	LIST_HEAD(one);
+
+	list_add(&buf->list, &one);
+	if (!afib_post_recvs(as, &one)) {
+		as->sdp.rx_posted++;
+	} else {
+		as->peer_gone = true;
+		WRITE_ONCE(as->sk.sk_err, ECONNRESET);
+	}
+	list_del_init(&buf->list);
+}
+
+/*
+ * Check the sequence numbers of a message the parser accepted and take
+ * its credits.  Caller holds as->lock.
+ */
+static int __sdp_rx_seq(struct afib_sock *as, const struct sdp_bsdh_host *h)
+{
+	struct sdp_conn *c = &as->sdp;
+	u32 credits;
+
+	if (!sdp_mseq_in_order(h->mseq, c->rx_mseq) ||
+	    !sdp_mseq_ack_ok(h->mseq_ack, c->rx_ack, c->tx_mseq))
+		return -EPROTO;
+	c->rx_mseq = h->mseq;
+	c->rx_ack = h->mseq_ack;
+	c->rx_stamp = jiffies;
+	credits = sdp_tx_credits(h->bufs, h->mseq_ack, c->tx_mseq);
+	as->tx_credits = credits > c->tx_reserved ? credits - c->tx_reserved : 0;
+	return 0;
+}
+
+/*
+ * Act on a message whose header is sound.  Returns 0 with the buffer
+ * kept (queued data) or reposted, 1 when the buffer is done with (the
+ * stream is over), or -EPROTO.  Caller holds as->lock.
+ */
+static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
+			const struct sdp_bsdh_host *h, bool *urg, bool *wake)
+{
+	const u8 *msg = page_address(buf->page);
+	struct sdp_conn *c = &as->sdp;
+	u32 n = sdp_payload_len(h), size;
+
+	/* After DisConn only credit updates and AbortConn may follow. */
+	if (as->fin_rcvd && h->mid != SDP_MID_ABORT_CONN &&
+	    (h->mid != SDP_MID_DATA || n))
+		return -EPROTO;
+	*wake = true;
+	switch (h->mid) {
+	case SDP_MID_DATA:
+		if (!n) {
+			*wake = false;	/* a credit update */
+			break;
+		}
+		/* Data for a closed socket resets the stream, as in TCP. */
+		if (sock_flag(&as->sk, SOCK_DEAD))
+			return -EPROTO;
+		buf->off = sdp_hdrs_len(h->mid);
+		buf->len = n;
+		if (h->flags & SDP_OOB_PRES) {
+			c->urg_pos = c->rx_end + n - 1;
+			c->urg_byte = msg[buf->off + n - 1];
+			c->urg = SDP_URG_VALID;
+			*urg = true;
+		}
+		list_add_tail(&buf->list, &as->rx_queue);
+		as->rx_bytes += n;
+		c->rx_end += n;
+		return 0;
+	case SDP_MID_DISCONN:
+		as->fin_rcvd = true;
+		break;
+	case SDP_MID_ABORT_CONN:
+		c->abort_rcvd = true;
+		as->peer_gone = true;
+		return 1;
+	case SDP_MID_CHRCVBUF:
+		if (sdp_crbh_parse(sdp_ext_hdr(msg), &size))
+			return -EPROTO;
+		/*
+		 * We keep the size we have: the acknowledgement says so, and
+		 * the peer goes on sending what fits.
+		 */
+		__sdp_send_ctrl(as, SDP_MID_CHRCVBUF_ACK, as->seg_size);
+		break;
+	case SDP_MID_SENDSM:
+		/* We never advertise buffers (SrcAvail): nothing to cancel. */
+		break;
+	default:
+		/*
+		 * SrcAvail, SinkAvail, RdmaRdCompl and SrcAvailCancel belong
+		 * to zero-copy transfers this side never agreed to: reset,
+		 * as OFED resets a SinkAvail.
+		 */
+		return -EPROTO;
+	}
+	__sdp_repost(as, buf);
+	return 0;
+}
+
+void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
+	struct afib_sock *as = cq->cq_context;
+	bool urg = false, wake_rx = false, wake_tx = false;
+	struct sock *sk = &as->sk;
+	struct sdp_bsdh_host h;
+	int err, reset = 0;
+
+	if (unlikely(wc->status != IB_WC_SUCCESS)) {
+		if (wc->status != IB_WC_WR_FLUSH_ERR)
+			afib_conn_error(as, ECONNRESET);
+		return;
+	}
+	ib_dma_sync_single_for_cpu(as->dev->ibdev, buf->dma,
+				   min(wc->byte_len, as->seg_size),
+				   DMA_FROM_DEVICE);
+	err = sdp_bsdh_parse(page_address(buf->page), wc->byte_len,
+			     as->seg_size, &h);
+
+	spin_lock_bh(&as->lock);
+	as->sdp.rx_posted--;
+	if (as->sdp.adv_bufs)
+		as->sdp.adv_bufs--;
+	if (as->dead)
+		goto unlock;
+	if (!err)
+		err = __sdp_rx_seq(as, &h);
+	if (!err)
+		err = __sdp_rx_msg(as, buf, &h, &urg, &wake_rx);
+	if (err < 0) {
+		/* Never trust a peer that breaks the protocol: reset it. */
+		as->peer_gone = true;
+		as->fin_pending = false;
+		as->fin_sent = true;
+		__sdp_send_ctrl(as, SDP_MID_ABORT_CONN, 0);
+		reset = ECONNRESET;
+	} else if (err) {
+		/* AbortConn: as TCP, EPIPE once we had the peer's FIN. */
+		reset = as->fin_rcvd ? EPIPE : ECONNRESET;
+	} else {
+		sdp_ctrl_flush(as);
+		wake_tx = __afib_tx_wake(as);
+	}
+unlock:
+	spin_unlock_bh(&as->lock);
+
+	if (reset)
+		afib_set_error(sk, reset);
+	if (urg)
+		sk_send_sigurg(sk);
+	if (wake_rx || reset)
+		sk->sk_data_ready(sk);
+	if (wake_tx)
+		sk->sk_write_space(sk);
+}
+
+/* Bytes received and not read, the urgent byte included (SIOCINQ). */
+u32 sdp_inq(struct afib_sock *as)
+{
+	return READ_ONCE(as->sdp.rx_end) - READ_ONCE(as->sdp.rx_seq);
+}
+
+/* afib_xport.readable: SO_RCVLOWAT bytes are there, as tcp_poll(). */
+bool sdp_readable(struct afib_sock *as)
+{
+	struct sock *sk = &as->sk;
+	u32 avail = sdp_inq(as);
+	int target = sock_rcvlowat(sk, 0, INT_MAX);
+
+	if (READ_ONCE(as->sdp.urg) != SDP_URG_NONE &&
+	    READ_ONCE(as->sdp.urg_pos) == READ_ONCE(as->sdp.rx_seq) &&
+	    !sock_flag(sk, SOCK_URGINLINE))
+		target++;
+	return avail && avail >= target;
+}
+
+bool sdp_unread(struct afib_sock *as)
+{
+	return READ_ONCE(as->rx_bytes);
+}
+
+/* recv(MSG_OOB), as tcp_recv_urg(). */
+static int sdp_recv_urg(struct afib_sock *as, struct msghdr *msg, size_t len,
+			int flags)
+{
+	struct sock *sk = &as->sk;
+	int err = -EINVAL;
+	u8 byte;
+
+	spin_lock_bh(&as->lock);
+	if (!sock_flag(sk, SOCK_URGINLINE) && as->sdp.urg == SDP_URG_VALID) {
+		byte = as->sdp.urg_byte;
+		if (!(flags & MSG_PEEK))
+			as->sdp.urg = SDP_URG_READ;
+		err = 0;
+	} else if (READ_ONCE(sk->sk_state) == TCP_CLOSE && !as->peer_gone) {
+		err = -ENOTCONN;
+	}
+	spin_unlock_bh(&as->lock);
+	if (err)
+		return err;
+	msg->msg_flags |= MSG_OOB;
+	if (!len) {
+		msg->msg_flags |= MSG_TRUNC;
+		return 0;
+	}
+	if (copy_to_iter(&byte, 1, &msg->msg_iter) != 1)
+		return -EFAULT;
+	return 1;
+}
+
+/* Is there more than @have bytes, or is the stream over? */
+static bool sdp_rx_ready(struct afib_sock *as, u32 have)
+{
+	struct sock *sk = &as->sk;
+
+	return sdp_inq(as) > have || READ_ONCE(as->fin_rcvd) ||
+	       READ_ONCE(as->sdp.rx_over) || READ_ONCE(as->dead) ||
+	       READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
+}
+
+/*
+ * Find the bytes at stream offset @pos: their buffer, where they start in
+ * its page and how many follow, stopping before the urgent byte.  If @pos
+ * is the urgent byte and it is not inline, *@skip says so instead.
+ * Caller holds as->lock.
+ */
+static struct afib_buf *__sdp_rx_at(struct afib_sock *as, u32 pos, u32 *off,
+				    u32 *avail, bool *skip)
+{
+	struct sdp_conn *c = &as->sdp;
+	u32 at = c->rx_seq, uoff;
+	struct afib_buf *buf;
+
+	*skip = false;
+	list_for_each_entry(buf, &as->rx_queue, list) {
+		if (pos - at < buf->len) {
+			*off = buf->off + (pos - at);
+			*avail = buf->len - (pos - at);
+			if (c->urg == SDP_URG_NONE)
+				return buf;
+			uoff = c->urg_pos - pos;
+			if (uoff >= *avail)
+				return buf;
+			if (uoff) {
+				*avail = uoff;
+			} else if (!sock_flag(&as->sk, SOCK_URGINLINE)) {
+				*skip = true;
+				*avail = 1;
+			}
+			return buf;
+		}
+		at += buf->len;
+	}
+	return NULL;
+}
+
+/* The reader consumed @n bytes of @buf, the first queued buffer. */
+static void __sdp_rx_consume(struct afib_sock *as, struct afib_buf *buf, u32 n)
+{
+	struct sdp_conn *c = &as->sdp;
+
+	buf->off += n;
+	buf->len -= n;
+	as->rx_bytes -= n;
+	c->rx_seq += n;
+	if (c->urg != SDP_URG_NONE && (s32)(c->rx_seq - c->urg_pos) > 0)
+		c->urg = SDP_URG_NONE;
+	if (!buf->len) {
+		list_del_init(&buf->list);
+		__sdp_repost(as, buf);
+		sdp_ctrl_flush(as);
+	}
+}
+
+#define SDP_RECV_FLAGS	(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_WAITALL | \
+			 MSG_CMSG_COMPAT | MSG_NOSIGNAL | MSG_OOB | MSG_ERRQUEUE)
+
+int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
+		int flags)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	bool peek = flags & MSG_PEEK, skip, over;
+	u32 off, avail, pos, n;
+	struct afib_buf *buf;
+	size_t copied = 0;
+	int target, err = 0;
+	long timeo;
+
+	if (flags & MSG_ERRQUEUE)
+		return -EAGAIN;		/* no error queue, as TCP's is empty */
+	if (flags & MSG_OOB)
+		return sdp_recv_urg(as, msg, len, flags);
+	switch (READ_ONCE(sk->sk_state)) {
+	case TCP_LISTEN:
+		return -ENOTCONN;
+	case TCP_CLOSE:
+		/* Never connected: as tcp_recvmsg(). */
+		if (!READ_ONCE(as->peer_gone))
+			return -ENOTCONN;
+		break;
+	default:
+		break;
+	}
+	if (!len)
+		return 0;
+
+	if (mutex_lock_interruptible(&as->rx_lock))
+		return -ERESTARTSYS;
+	target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	pos = READ_ONCE(as->sdp.rx_seq);
+	while (copied < len) {
+		spin_lock_bh(&as->lock);
+		/* A read stops at the urgent mark. */
+		if (copied && as->sdp.urg != SDP_URG_NONE &&
+		    as->sdp.urg_pos == pos) {
+			spin_unlock_bh(&as->lock);
+			break;
+		}
+		buf = NULL;
+		if (!as->dead)
+			buf = __sdp_rx_at(as, pos, &off, &avail, &skip);
+		if (buf && skip) {
+			if (!peek)
+				__sdp_rx_consume(as, buf, 1);
+			spin_unlock_bh(&as->lock);
+			pos++;
+			continue;
+		}
+		spin_unlock_bh(&as->lock);
+
+		if (buf) {
+			/* No spinlock: the page stays ours, see the top. */
+			n = min_t(size_t, avail, len - copied);
+			if (!(flags & MSG_TRUNC) &&
+			    copy_to_iter(page_address(buf->page) + off, n,
+					 &msg->msg_iter) != n) {
+				err = -EFAULT;
+				break;
+			}
+			copied += n;
+			pos += n;
+			if (!peek) {
+				spin_lock_bh(&as->lock);
+				if (!as->dead)
+					__sdp_rx_consume(as, buf, n);
+				spin_unlock_bh(&as->lock);
+			}
+			continue;
+		}
+
+		/* Nothing at @pos: as tcp_recvmsg(), in this order. */
+		if (copied >= target)
+			break;
+		if (READ_ONCE(as->fin_rcvd))
+			break;
+		over = READ_ONCE(as->sdp.rx_over) || READ_ONCE(as->dead);
+		/* Paired with sdp_rx_over() and afib_kill(): errors first. */
+		smp_rmb();
+		if (READ_ONCE(sk->sk_err)) {
+			if (!copied)
+				err = sock_error(sk);
+			break;
+		}
+		if (over || (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+			break;
+		if (READ_ONCE(sk->sk_state) == TCP_CLOSE &&
+		    !READ_ONCE(as->peer_gone)) {
+			err = -ENOTCONN;
+			break;
+		}
+		err = afib_wait_cq(as, &timeo,
+				   sdp_rx_ready(as, pos - READ_ONCE(as->sdp.rx_seq)));
+		if (err)
+			break;
+	}
+	mutex_unlock(&as->rx_lock);
+	if (copied)
+		return copied;
+	return err;
+}

@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SDP sending.
+ *
+ * sendmsg() cuts the stream into messages of at most sdp_max_payload()
+ * bytes, each copied into a buffer of the send ring after room was left
+ * for its BSDH.  A buffer is reserved with a credit first (the last credit
+ * is kept, CA4-82: sdp_can_send()), filled without any spinlock, then its
+ * BSDH is written and it is posted under afib_sock.lock: mseq, mseq_ack
+ * and bufs are those of the moment it goes, so a control message posted
+ * while a writer copies takes the next mseq and the peer sees them in
+ * order.  afib_sock.tx_credits is what the peer's last message allows less
+ * what writers reserved (sdp_conn.tx_reserved).
+ *
+ * A last buffer that is not full may wait for more data (sdp_conn.pend):
+ * under TCP_CORK or MSG_MORE for at most SDP_CORK_TIMEOUT, and, as Nagle's
+ * algorithm does, while an earlier signaled message is still in flight;
+ * its completion sends it.  With TCP_NODELAY it goes at once.  The last
+ * message of every sendmsg() is signaled, so completions keep SIOCOUTQ and
+ * Nagle up to date, and at least every half ring, as for SOCK_SEQPACKET.
+ *
+ * Control messages (credit updates, DisConn, AbortConn, ChRcvBufAck) have
+ * no payload; they use afib_sock.ctrl and its mapped headers.
+ */
+#include <linux/sched/signal.h>
+#include <linux/uio.h>
+#include <net/tcp.h>
+#include "sdp.h"
+
+/* Write a BSDH with the connection's current sequence state. */
+static void __sdp_bsdh(struct afib_sock *as, void *msg, u8 mid, u8 flags,
+		       u32 len)
+{
+	struct sdp_bsdh_host h = {
+		.mid		= mid,
+		.flags		= flags,
+		.bufs		= min_t(u32, as->sdp.rx_posted, U16_MAX),
+		.len		= len,
+		.mseq		= as->sdp.tx_mseq,
+		.mseq_ack	= as->sdp.rx_mseq,
+	};
+
+	sdp_bsdh_build(msg, &h);
+}
+
+/* Bookkeeping after a message went out.  Caller holds as->lock. */
+static void __sdp_sent(struct afib_sock *as)
+{
+	as->sdp.tx_mseq++;
+	as->sdp.adv_bufs = as->sdp.rx_posted;
+}
+
+/**
+ * __sdp_send_ctrl() - post a control message.
+ * @as: a connected socket; caller holds as->lock.
+ * @mid: SDP_MID_DATA (a credit update, no payload), SDP_MID_DISCONN,
+ *	SDP_MID_ABORT_CONN, SDP_MID_SENDSM or SDP_MID_CHRCVBUF_ACK.
+ * @ext: the extended header's value (ChRcvBufAck: the buffer size).
+ *
+ * Return: 0, -EAGAIN without a credit or a control slot, or the post's
+ * error.
+ */
+int __sdp_send_ctrl(struct afib_sock *as, u8 mid, u32 ext)
+{
+	struct afib_ctrl *ctrl = &as->ctrl[as->ctrl_head % AFIB_CTRL_MAX];
+	u32 len = sdp_hdrs_len(mid);
+	struct ib_send_wr wr = {
+		.wr_cqe		= &ctrl->cqe,
+		.opcode		= IB_WR_SEND,
+		.send_flags	= IB_SEND_SIGNALED,
+		.sg_list	= &ctrl->sge,
+		.num_sge	= 1,
+	};
+	int err;
+
+	lockdep_assert_held(&as->lock);
+	if (as->dead || !as->qp || as->ctrl_inflight >= AFIB_CTRL_MAX ||
+	    !sdp_can_send(as->tx_credits, mid, 0))
+		return -EAGAIN;
+	__sdp_bsdh(as, ctrl->hdr, mid, 0, len);
+	if (mid == SDP_MID_CHRCVBUF_ACK)
+		sdp_crbh_build(ctrl->hdr + sizeof(struct sdp_bsdh), ext);
+	ctrl->sge.length = len;
+	ib_dma_sync_single_for_device(as->dev->ibdev, ctrl->sge.addr, len,
+				      DMA_TO_DEVICE);
+	ctrl->seq = as->tx_posted;
+	ctrl->bytes = as->sdp.tx_bytes;
+	err = ib_post_send(as->qp, &wr, NULL);
+	if (err)
+		return err;
+	__sdp_sent(as);
+	as->tx_credits--;
+	as->ctrl_inflight++;
+	as->ctrl_head++;
+	as->tx_unsig = 0;
+	return 0;
+}
+
+/*
+ * Post a reserved, filled send buffer.  @flags are BSDH flags.  Caller
+ * holds as->lock.  Returns 0 or a negative errno; the buffer is gone
+ * either way (a failed post breaks the connection).
+ */
+static int __sdp_post(struct afib_sock *as, struct afib_buf *buf, u8 flags,
+		      bool signal)
+{
+	u32 len = sizeof(struct sdp_bsdh) + buf->len;
+	struct ib_send_wr *wr = &buf->swr;
+	int err;
+
+	lockdep_assert_held(&as->lock);
+	as->sdp.tx_reserved--;
+	if (as->dead || as->peer_gone)
+		return sock_error(&as->sk) ?: -EPIPE;
+	__sdp_bsdh(as, page_address(buf->page), SDP_MID_DATA, flags, len);
+	ib_dma_sync_single_for_device(as->dev->ibdev, buf->dma, len,
+				      DMA_TO_DEVICE);
+	memset(wr, 0, sizeof(*wr));
+	buf->sge.length = len;
+	wr->sg_list = &buf->sge;
+	wr->num_sge = 1;
+	wr->wr_cqe = &buf->cqe;
+	wr->opcode = IB_WR_SEND;
+	if (signal || as->tx_unsig + 1 >= as->tx_slots / 2)
+		wr->send_flags = IB_SEND_SIGNALED;
+	err = ib_post_send(as->qp, wr, NULL);
+	if (err) {
+		as->peer_gone = true;
+		WRITE_ONCE(as->sk.sk_err, ECONNRESET);
+		return -ECONNRESET;
+	}
+	__sdp_sent(as);
+	as->sdp.tx_bytes += buf->len;
+	buf->bytes = as->sdp.tx_bytes;
+	as->tx_posted = buf->seq;
+	as->tx_unsig = wr->send_flags ? 0 : as->tx_unsig + 1;
+	return 0;
+}
+
+/*
+ * Nagle: a short message waits while an earlier signaled one is in
+ * flight, whose completion will send it.  Caller holds as->lock.
+ */
+static bool __sdp_nagle(struct afib_sock *as)
+{
+	return !as->sdp.nodelay && as->tx_tail != as->tx_posted &&
+	       !as->tx_unsig;
+}
+
+/*
+ * Send the waiting buffer: @force for TCP_NODELAY, uncorking, the cork
+ * timer, shutdown() and close(); else only if neither TCP_CORK, MSG_MORE
+ * nor Nagle holds it back.  Caller holds as->lock.
+ */
+static void __sdp_push_pend(struct afib_sock *as, bool force)
+{
+	struct afib_buf *buf = as->sdp.pend;
+
+	if (!buf || as->tx_busy)
+		return;
+	if (!force && (as->sdp.cork || as->sdp.pend_more || __sdp_nagle(as)))
+		return;
+	as->sdp.pend = NULL;
+	as->sdp.pend_more = false;
+	__sdp_post(as, buf, 0, true);
+}
+
+/**
+ * __sdp_push() - send the waiting buffer now.
+ * @as: the socket; caller holds as->lock.
+ */
+void __sdp_push(struct afib_sock *as)
+{
+	__sdp_push_pend(as, true);
+}
+
+void sdp_push(struct afib_sock *as)
+{
+	spin_lock_bh(&as->lock);
+	__sdp_push(as);
+	if (!as->dead)
+		sdp_ctrl_flush(as);
+	spin_unlock_bh(&as->lock);
+}
+
+/**
+ * sdp_ctrl_flush() - send what is due: Nagle's waiting buffer, DisConn, a
+ * credit update.
+ * @as: the socket; caller holds as->lock.
+ */
+void sdp_ctrl_flush(struct afib_sock *as)
+{
+	struct sdp_conn *c = &as->sdp;
+
+	lockdep_assert_held(&as->lock);
+	if (as->dead || !as->qp)
+		return;
+	__sdp_push_pend(as, false);
+	if (as->fin_pending && !as->tx_busy) {
+		/* DisConn goes after the stream: nothing may wait. */
+		__sdp_push(as);
+		if (!c->pend && !__sdp_send_ctrl(as, SDP_MID_DISCONN, 0)) {
+			as->fin_pending = false;
+			as->fin_sent = true;
+		}
+	}
+	if (!as->peer_gone && sdp_credit_update_due(c->rx_posted, c->adv_bufs))
+		__sdp_send_ctrl(as, SDP_MID_DATA, 0);
+}
+
+/* afib_xport.send_ctrl: DisConn after the data, or AbortConn now. */
+int sdp_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
+{
+	int err = 0;
+
+	spin_lock_bh(&as->lock);
+	if (type == AFIB_MT_FIN) {
+		if (!as->fin_sent)
+			as->fin_pending = true;
+		sdp_ctrl_flush(as);
+	} else {
+		/* A pending DisConn or buffer is dropped: this is a reset. */
+		as->fin_pending = false;
+		err = __sdp_send_ctrl(as, SDP_MID_ABORT_CONN, 0);
+		as->fin_sent = true;
+	}
+	spin_unlock_bh(&as->lock);
+	return err;
+}
+
+void sdp_tx_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
+	struct afib_sock *as = cq->cq_context;
+	bool wake;
+
+	spin_lock_bh(&as->lock);
+	/* Flushed unsignaled requests may complete too, in order. */
+	__afib_tx_complete(as, buf->seq, buf->bytes);
+	sdp_ctrl_flush(as);
+	wake = __afib_tx_wake(as);
+	spin_unlock_bh(&as->lock);
+
+	if (unlikely(wc->status != IB_WC_SUCCESS) &&
+	    wc->status != IB_WC_WR_FLUSH_ERR)
+		afib_conn_error(as, afib_wc_errno(as, wc));
+	if (wake)
+		as->sk.sk_write_space(&as->sk);
+}
+
+/* Queue the socket's work to run in @delay jiffies, or sooner. */
+static void sdp_work_at(struct afib_sock *as, unsigned long delay)
+{
+	struct delayed_work *w = &as->sdp.work;
+
+	if (delayed_work_pending(w) &&
+	    time_before_eq(w->timer.expires, jiffies + delay))
+		return;
+	/* Before it is queued: it may run and put at once. */
+	sock_hold(&as->sk);	/* sock_put in sdp_work() */
+	if (mod_delayed_work(afib_wq, w, delay))
+		sock_put(&as->sk);	/* it was queued and held already */
+}
+
+/*
+ * Take the waiting buffer, or reserve a new one with a credit, for a
+ * writer that holds tx_lock.  Sets tx_busy.  Returns -EAGAIN (the wakeup
+ * is armed) or the error that ends sending.
+ */
+static int sdp_tx_get(struct afib_sock *as, struct afib_buf **bufp)
+{
+	struct sock *sk = &as->sk;
+	struct afib_buf *buf;
+	int err = 0;
+
+	spin_lock_bh(&as->lock);
+	if (__afib_tx_over(as)) {
+		err = sock_error(sk) ?: -EPIPE;
+	} else if (as->sdp.pend) {
+		*bufp = as->sdp.pend;
+		as->sdp.pend = NULL;
+		as->tx_busy = true;
+	} else if (!__afib_tx_room(as, 1)) {
+		/* Also for MSG_DONTWAIT: an edge-triggered poller waits. */
+		__afib_tx_want(as, 1);
+		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+		err = -EAGAIN;
+	} else {
+		buf = &as->tx_bufs[as->tx_head % as->tx_slots];
+		buf->seq = ++as->tx_head;
+		buf->len = 0;
+		as->tx_credits--;
+		as->sdp.tx_reserved++;
+		as->tx_busy = true;
+		*bufp = buf;
+	}
+	spin_unlock_bh(&as->lock);
+	return err;
+}
+
+static bool sdp_tx_ready(struct afib_sock *as)
+{
+	bool ready;
+
+	spin_lock_bh(&as->lock);
+	ready = __afib_tx_over(as) || as->sdp.pend || __afib_tx_room(as, 1);
+	if (!ready)
+		__afib_tx_want(as, 1);
+	spin_unlock_bh(&as->lock);
+	return ready;
+}
+
+/*
+ * The writer is done with @buf: post it, or keep it waiting for more.
+ * @last: no more data in this call; @flags: the call's.
+ */
+static int sdp_tx_put(struct afib_sock *as, struct afib_buf *buf, bool last,
+		      int flags)
+{
+	bool full = buf->len == sdp_max_payload(as), wait = false;
+	struct sdp_conn *c = &as->sdp;
+	int err = 0;
+
+	spin_lock_bh(&as->lock);
+	as->tx_busy = false;
+	if (!buf->len) {
+		/* Nothing copied into a new buffer: give it back. */
+		as->tx_head--;
+		as->tx_credits++;
+		c->tx_reserved--;
+	} else if (last && (flags & MSG_OOB)) {
+		err = __sdp_post(as, buf, SDP_OOB_PRES | SDP_OOB_PEND, true);
+	} else if (full || !last) {
+		err = __sdp_post(as, buf, 0, last);
+	} else if (c->cork || (flags & MSG_MORE)) {
+		if (!c->pend_more && !c->cork)
+			c->pend_until = jiffies + SDP_CORK_TIMEOUT;
+		c->pend = buf;
+		c->pend_more = flags & MSG_MORE;
+		wait = true;
+	} else if (__sdp_nagle(as)) {
+		c->pend = buf;
+	} else {
+		err = __sdp_post(as, buf, 0, true);
+	}
+	if (!as->dead)
+		sdp_ctrl_flush(as);	/* a DisConn may wait for us */
+	if (__afib_tx_wake(as))
+		as->sk.sk_write_space(&as->sk);
+	spin_unlock_bh(&as->lock);
+	if (wait)
+		sdp_work_at(as, SDP_CORK_TIMEOUT);
+	if (err == -ECONNRESET)
+		afib_set_error(&as->sk, ECONNRESET);
+	return err;
+}
+
+/* Wait for a connection in progress, as TCP's sendmsg() does. */
+static int sdp_wait_connect(struct afib_sock *as, long *timeo)
+{
+	int state = READ_ONCE(as->sk.sk_state);
+
+	if (state == TCP_ESTABLISHED)
+		return 0;
+	if (state != TCP_SYN_SENT)
+		return sock_error(&as->sk) ?: -EPIPE;
+	afib_wait(as, timeo, READ_ONCE(as->sk.sk_state) != TCP_SYN_SENT);
+	if (READ_ONCE(as->sk.sk_state) == TCP_ESTABLISHED)
+		return 0;
+	if (READ_ONCE(as->sk.sk_state) == TCP_SYN_SENT)
+		return *timeo ? sock_intr_errno(*timeo) : -EAGAIN;
+	return sock_error(&as->sk) ?: -EPIPE;
+}
+
+int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
+{
+	struct sock *sk = sock->sk;
+	struct afib_sock *as = afib_sk(sk);
+	int flags = msg->msg_flags;
+	struct afib_buf *buf;
+	size_t copied = 0;
+	u32 n, max;
+	long timeo;
+	int err;
+
+	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	err = sdp_wait_connect(as, &timeo);
+	if (err)
+		goto out;
+	if (mutex_lock_interruptible(&as->tx_lock)) {
+		err = -ERESTARTSYS;
+		goto out;
+	}
+	max = sdp_max_payload(as);
+	while (copied < size) {
+		err = sdp_tx_get(as, &buf);
+		if (err == -EAGAIN && timeo) {
+			err = afib_wait_cq(as, &timeo, sdp_tx_ready(as));
+			if (!err)
+				continue;
+		}
+		if (err)
+			break;
+		n = min_t(size_t, size - copied, max - buf->len);
+		if (copy_from_iter(page_address(buf->page) +
+				   sizeof(struct sdp_bsdh) + buf->len, n,
+				   &msg->msg_iter) != n) {
+			sdp_tx_put(as, buf, true, flags & ~MSG_OOB);
+			err = -EFAULT;
+			break;
+		}
+		buf->len += n;
+		copied += n;
+		err = sdp_tx_put(as, buf, copied == size, flags);
+		if (err)
+			break;
+	}
+	mutex_unlock(&as->tx_lock);
+out:
+	if (copied)
+		return copied;
+	if (err == -EPIPE && !(flags & MSG_NOSIGNAL))
+		send_sig(SIGPIPE, current, 0);
+	return err;
+}
+
+/*
+ * Keepalive: after TCP_KEEPIDLE seconds without a message from the peer,
+ * a credit update goes every TCP_KEEPINTVL seconds.  Its completion says
+ * the peer's adapter took it; an RC send that gets no answer fails after
+ * its retries with ETIMEDOUT (afib_wc_errno()), and after TCP_KEEPCNT
+ * probes that have not completed the connection is given up as TCP gives
+ * it up.  Caller holds as->lock; returns when to look again.
+ */
+static unsigned long __sdp_keepalive(struct afib_sock *as, bool *dead)
+{
+	unsigned long idle = sdp_keep_value(as, TCP_KEEPIDLE) * HZ;
+	unsigned long intvl = sdp_keep_value(as, TCP_KEEPINTVL) * HZ;
+	struct sdp_conn *c = &as->sdp;
+	unsigned long quiet = jiffies - c->rx_stamp;
+
+	if (c->probes) {
+		if (!as->ctrl_inflight) {
+			/* The last probe completed: the peer is there. */
+			c->probes = 0;
+			c->rx_stamp = jiffies;
+			return idle;
+		}
+		if (c->probes >= sdp_keep_value(as, TCP_KEEPCNT)) {
+			*dead = true;
+			return 0;
+		}
+		/* One probe in flight is enough: the adapter retries it. */
+		c->probes++;
+		return intvl;
+	}
+	if (quiet < idle)
+		return idle - quiet;
+	if (!__sdp_send_ctrl(as, SDP_MID_DATA, 0))
+		c->probes = 1;
+	return intvl;
+}
+
+void sdp_work(struct work_struct *work)
+{
+	struct afib_sock *as = container_of(to_delayed_work(work),
+					    struct afib_sock, sdp.work);
+	struct sock *sk = &as->sk;
+	unsigned long next = 0;
+	bool dead = false;
+
+	spin_lock_bh(&as->lock);
+	if (!as->dead && as->qp) {
+		if (as->sdp.pend && (as->sdp.cork || as->sdp.pend_more)) {
+			if (time_after_eq(jiffies, as->sdp.pend_until))
+				__sdp_push(as);
+			else
+				next = as->sdp.pend_until - jiffies;
+		}
+		sdp_ctrl_flush(as);
+		if (sock_flag(sk, SOCK_KEEPOPEN) && !as->peer_gone &&
+		    READ_ONCE(sk->sk_state) == TCP_ESTABLISHED) {
+			unsigned long ka = __sdp_keepalive(as, &dead);
+
+			next = next ? min(next, ka) : ka;
+		}
+	}
+	if (dead)
+		as->peer_gone = true;
+	spin_unlock_bh(&as->lock);
+	if (dead)
+		afib_set_error(sk, ETIMEDOUT);
+	if (next)
+		sdp_work_at(as, next);
+	sock_put(sk);	/* from sdp_work_at() */
+}
+
+/**
+ * sdp_keepalive() - SO_KEEPALIVE or a TCP_KEEP* option changed.
+ * @sk: the socket.
+ * @on: keepalive is on.
+ *
+ * struct proto.keepalive, called before SOCK_KEEPOPEN changes: the work
+ * runs after TCP_KEEPIDLE and reads the flag then.
+ */
+void sdp_keepalive(struct sock *sk, int on)
+{
+	struct afib_sock *as = afib_sk(sk);
+	unsigned long idle = sdp_keep_value(as, TCP_KEEPIDLE) * HZ;
+
+	if (!on || READ_ONCE(as->dead))
+		return;
+	spin_lock_bh(&as->lock);
+	as->sdp.probes = 0;
+	spin_unlock_bh(&as->lock);
+	sdp_work_at(as, idle);
+}
