@@ -68,13 +68,14 @@ union afib_peer {
  * @init: set up a new socket; optional.
  * @destruct: the socket is freed; optional.
  * @killed: afib_kill() released the verbs resources; optional.
+ * @connecting: connect() started; optional.
  * @close: close() of a connection in @state: return true to finish it
  *	in the background (afib_finish()) instead of afib_teardown();
  *	optional.
  * @addr: check a user address and convert it for rdma_cm, as
  *	afib_addr_to_cm().
- * @qp_size: choose seg_size, rx_slots and tx_slots before afib_qp_create()
- *	allocates the queues.
+ * @qp_size: choose seg_size, rx_slots, tx_slots, rx_filled and tx_filled
+ *	before afib_qp_create() allocates the queues.
  * @qp_ready: the buffers are posted; last step of afib_qp_create().
  * @rx_done: completion handler of the receive buffers.
  * @tx_done: completion handler of the send buffers.
@@ -99,6 +100,7 @@ struct afib_xport {
 	void (*init)(struct afib_sock *as);
 	void (*destruct)(struct afib_sock *as);
 	void (*killed)(struct afib_sock *as);
+	void (*connecting)(struct afib_sock *as);
 	bool (*close)(struct afib_sock *as, int state);
 	int (*addr)(struct afib_sock *as, const struct sockaddr *uaddr,
 		    int len, struct sockaddr_storage *out, int *family);
@@ -156,6 +158,8 @@ struct afib_dev {
  * @bytes: SDP payload bytes posted up to and including this buffer, a
  *	free-running count (send buffers).
  * @eor: end of message (receive buffers).
+ * @flags: BSDH flags of an SDP send buffer; urgent data ends it, no
+ *	more is added.
  */
 struct afib_buf {
 	struct ib_cqe		cqe;
@@ -172,6 +176,7 @@ struct afib_buf {
 	u32			seq;
 	u32			bytes;
 	bool			eor;
+	u8			flags;
 };
 
 /* afib_sock.cq_flags */
@@ -259,6 +264,10 @@ struct afib_ctrl {
  * @rx_slots: receive buffers announced to the peer; one more is posted
  *	for the peer's FIN or ABORT.
  * @tx_slots: send buffers.
+ * @rx_filled: receive buffers that have pages, the first ones; only
+ *	these are posted.  SDP adds more as the peer streams.
+ * @tx_filled: send buffers given pages at creation; SDP gives the
+ *	others theirs when it first uses them.
  * @seg_size: size of our receive buffers (and of send buffers).
  * @peer: the peer's hello: its segment size, message limit, credits.
  * @credit_thresh: owed credits that trigger a CREDIT message.
@@ -319,6 +328,8 @@ struct afib_sock {
 	struct afib_buf		*tx_bufs;
 	u32			rx_slots;
 	u32			tx_slots;
+	u32			rx_filled;
+	u32			tx_filled;
 	u32			seg_size;
 	struct afib_hello_host	peer;
 	u32			credit_thresh;
@@ -362,6 +373,7 @@ struct rdma_cm_id *afib_take_id(struct afib_sock *as);
 void afib_destroy_id(struct afib_sock *as);
 int afib_cm_connect(struct afib_sock *as, struct sockaddr *dst);
 void afib_set_error(struct sock *sk, int err);
+void afib_connect_failed(struct afib_sock *as, int err);
 
 /* afib_data.c: queues and the data path */
 int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id);
@@ -380,6 +392,8 @@ void afib_conn_error(struct afib_sock *as, int err);
 int afib_wc_errno(struct afib_sock *as, const struct ib_wc *wc);
 bool __afib_tx_over(struct afib_sock *as);
 int afib_post_recvs(struct afib_sock *as, struct list_head *bufs);
+int afib_buf_fill(struct afib_sock *as, struct afib_buf *buf,
+		  enum dma_data_direction dir);
 u32 __afib_tx_space(struct afib_sock *as);
 bool __afib_tx_room(struct afib_sock *as, u32 segs);
 void __afib_tx_want(struct afib_sock *as, u32 segs);

@@ -98,14 +98,22 @@ static void afib_conn_param(struct afib_sock *as, void *pdata, bool reply,
 	param->rnr_retry_count = AFIB_RNR_RETRY_COUNT;
 }
 
-/* A connection attempt failed: report it to connect() or poll(). */
-static void afib_connect_failed(struct afib_sock *as, int err)
+/**
+ * afib_connect_failed() - a connection attempt failed.
+ * @as: the socket.
+ * @err: positive errno for connect() or SO_ERROR.
+ *
+ * As TCP, a failed attempt shuts the socket down both ways, which poll()
+ * reports.  Process context, without lock_sock().
+ */
+void afib_connect_failed(struct afib_sock *as, int err)
 {
 	struct sock *sk = &as->sk;
 
 	lock_sock(sk);
 	if (sk->sk_state == TCP_SYN_SENT) {
 		afib_set_error(sk, err);
+		WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 		sk->sk_state = TCP_CLOSE;
 		sk->sk_state_change(sk);
 	}

@@ -100,12 +100,42 @@ void afib_free_bufs(struct afib_sock *as)
 	as->ctrl_buf = NULL;
 }
 
+/**
+ * afib_buf_fill() - give a buffer its page, mapped.
+ * @as: the socket; the caller holds qp_lock, or owns the QP alone
+ *	(creation), and the socket has a device.
+ * @buf: a buffer of @as without a page.
+ * @dir: DMA_FROM_DEVICE for receive buffers, DMA_TO_DEVICE for send.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int afib_buf_fill(struct afib_sock *as, struct afib_buf *buf,
+		  enum dma_data_direction dir)
+{
+	struct ib_device *ibdev = as->dev->ibdev;
+
+	buf->page = alloc_pages(GFP_KERNEL, get_order(as->seg_size));
+	if (!buf->page)
+		return -ENOMEM;
+	buf->dma = ib_dma_map_page(ibdev, buf->page, 0, as->seg_size, dir);
+	if (ib_dma_mapping_error(ibdev, buf->dma)) {
+		__free_pages(buf->page, get_order(as->seg_size));
+		buf->page = NULL;
+		buf->dma = 0;
+		return -ENOMEM;
+	}
+	buf->sge.addr = buf->dma;
+	buf->sge.lkey = as->dev->pd->local_dma_lkey;
+	return 0;
+}
+
+/* @n buffers, the first @filled of them with pages. */
 static struct afib_buf *afib_alloc_bufs(struct afib_sock *as, u32 n,
+					u32 filled,
 					enum dma_data_direction dir,
 					void (*done)(struct ib_cq *cq,
 						     struct ib_wc *wc))
 {
-	struct ib_device *ibdev = as->dev->ibdev;
 	struct afib_buf *bufs;
 	u32 i;
 
@@ -113,19 +143,10 @@ static struct afib_buf *afib_alloc_bufs(struct afib_sock *as, u32 n,
 	if (!bufs)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		bufs[i].page = alloc_pages(GFP_KERNEL, get_order(as->seg_size));
-		if (!bufs[i].page)
-			goto err;
-		bufs[i].dma = ib_dma_map_page(ibdev, bufs[i].page, 0,
-					      as->seg_size, dir);
-		if (ib_dma_mapping_error(ibdev, bufs[i].dma)) {
-			bufs[i].dma = 0;
-			goto err;
-		}
 		bufs[i].cqe.done = done;
-		bufs[i].sge.addr = bufs[i].dma;
-		bufs[i].sge.lkey = as->dev->pd->local_dma_lkey;
 		INIT_LIST_HEAD(&bufs[i].list);
+		if (i < filled && afib_buf_fill(as, &bufs[i], dir))
+			goto err;
 	}
 	return bufs;
 err:
@@ -362,9 +383,15 @@ u32 __afib_tx_space(struct afib_sock *as)
 	return as->tx_slots - (as->tx_head - as->tx_tail);
 }
 
-/* Can @segs segments go now?  Caller holds as->lock. */
+/*
+ * Can a writer have @segs segments now?  SOCK_SEQPACKET posts what it
+ * takes at once, so it needs credits too; SDP queues it.  Caller holds
+ * as->lock.
+ */
 bool __afib_tx_room(struct afib_sock *as, u32 segs)
 {
+	if (as->xp->type == SOCK_STREAM)
+		return __afib_tx_space(as) >= segs;
 	return afib_can_send(as->tx_credits, segs, false) &&
 	       __afib_tx_space(as) >= segs;
 }
@@ -413,6 +440,8 @@ static void afib_seq_qp_size(struct afib_sock *as)
 	as->tx_slots = clamp_t(u32, READ_ONCE(as->sk.sk_sndbuf) / as->seg_size,
 			       2 * afib_max_segs(as), AFIB_MAX_SLOTS);
 	as->credit_thresh = afib_credit_thresh(as->rx_slots, afib_max_segs(as));
+	as->rx_filled = as->rx_slots + 1;
+	as->tx_filled = as->tx_slots;
 }
 
 /**
@@ -481,10 +510,10 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	as->qp = id->qp;
 	as->qp_id = id;
 
-	as->rx_bufs = afib_alloc_bufs(as, as->rx_slots + 1, DMA_FROM_DEVICE,
-				      as->xp->rx_done);
-	as->tx_bufs = afib_alloc_bufs(as, as->tx_slots, DMA_TO_DEVICE,
-				      as->xp->tx_done);
+	as->rx_bufs = afib_alloc_bufs(as, as->rx_slots + 1, as->rx_filled,
+				      DMA_FROM_DEVICE, as->xp->rx_done);
+	as->tx_bufs = afib_alloc_bufs(as, as->tx_slots, as->tx_filled,
+				      DMA_TO_DEVICE, as->xp->tx_done);
 	if (!as->rx_bufs || !as->tx_bufs || afib_ctrl_alloc(as)) {
 		err = -ENOMEM;
 		goto free_bufs;
@@ -495,10 +524,10 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	as->tx_tail = 0;
 	as->tx_unsig = 0;
 	spin_unlock_bh(&as->lock);
-	for (i = 0; i < as->rx_slots + 1; i++)
+	for (i = 0; i < as->rx_filled; i++)
 		list_add_tail(&as->rx_bufs[i].list, &posts);
 	err = afib_post_recvs(as, &posts);
-	for (i = 0; i < as->rx_slots + 1; i++)
+	for (i = 0; i < as->rx_filled; i++)
 		list_del_init(&as->rx_bufs[i].list);
 	if (err)
 		goto free_bufs;

@@ -205,6 +205,7 @@ static int afib_connect_reset(struct afib_sock *as)
 		mutex_unlock(&as->rx_lock);
 		return -ERESTARTSYS;
 	}
+	WRITE_ONCE(sk->sk_shutdown, 0);
 	spin_lock_bh(&as->lock);
 	as->dead = false;
 	as->peer_gone = false;
@@ -445,6 +446,8 @@ int afib_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 		goto out;
 	}
 	as->bound = true;
+	if (as->xp->connecting)
+		as->xp->connecting(as);
 	if (flags & O_NONBLOCK) {
 		err = -EINPROGRESS;
 		goto out;

@@ -16,8 +16,14 @@
 
 #include "afib.h"
 
-/* The largest and smallest receive buffers we post, BSDH included. */
-#define SDP_SEG_SIZE		16384U
+/*
+ * Receive buffers, BSDH included: their size; how many an idle
+ * connection posts, and how many are added at a time, up to SO_RCVBUF
+ * (at most SDP_MAX_BUFS), when the peer streams.
+ */
+#define SDP_SEG_SIZE		8192U
+#define SDP_RX_INIT		SDP_MIN_BUFS
+#define SDP_RX_GROW		4U
 #define SDP_MAX_BUFS		64U
 
 /* Bytes of mapped header each control send has: BSDH + extended. */
@@ -47,6 +53,7 @@ int sdp_create(struct net *net, struct socket *sock, int protocol, int kern,
 int sdp_init(void);
 void sdp_exit(void);
 int sdp_keep_value(struct afib_sock *as, int optname);
+int sdp_tcp_state(struct afib_sock *as);
 
 /* sdp_cm.c: connection setup */
 void sdp_qp_size(struct afib_sock *as);
@@ -66,15 +73,19 @@ int __sdp_send_ctrl(struct afib_sock *as, u8 mid, u32 ext);
 void __sdp_push(struct afib_sock *as);
 void sdp_push(struct afib_sock *as);
 void sdp_work(struct work_struct *work);
+void sdp_work_at(struct afib_sock *as, unsigned long delay);
 void sdp_keepalive(struct sock *sk, int on);
 
 /* sdp_rx.c: receiving */
 int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		int flags);
+void sdp_rx_grow(struct afib_sock *as);
+int __sdp_reset(struct afib_sock *as, int err);
 void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc);
 bool sdp_readable(struct afib_sock *as);
 bool sdp_unread(struct afib_sock *as);
 u32 sdp_inq(struct afib_sock *as);
+u32 __sdp_siocinq(struct afib_sock *as);
 
 /* sdp_proc.c: /proc/net/sdp */
 int sdp_proc_init(void);

@@ -22,10 +22,16 @@ void sdp_qp_size(struct afib_sock *as)
 	u32 rcv = READ_ONCE(as->sk.sk_rcvbuf), snd = READ_ONCE(as->sk.sk_sndbuf);
 
 	as->seg_size = SDP_SEG_SIZE;
-	/* rx_slots + 1 buffers are posted, all announced. */
-	as->rx_slots = clamp_t(u32, rcv / as->seg_size, SDP_MIN_BUFS,
+	/*
+	 * Up to rx_slots + 1 buffers, all announced; an idle connection
+	 * posts a few, sdp_rx_grow() adds the others when the peer
+	 * streams.  Send buffers get pages when first used.
+	 */
+	as->rx_slots = clamp_t(u32, rcv / as->seg_size, SDP_RX_INIT,
 			       SDP_MAX_BUFS) - 1;
 	as->tx_slots = clamp_t(u32, snd / as->seg_size, 4, SDP_MAX_BUFS);
+	as->rx_filled = SDP_RX_INIT;
+	as->tx_filled = 0;
 }
 
 /* The receive buffers are posted: start the sequence spaces. */
@@ -37,15 +43,17 @@ void sdp_qp_ready(struct afib_sock *as)
 	c->tx_mseq = 1;
 	c->rx_mseq = 0;
 	c->rx_ack = 0;
-	c->tx_reserved = 0;
-	c->rx_posted = as->rx_slots + 1;
+	c->tx_unposted = 0;
+	c->rx_posted = as->rx_filled;
+	c->rx_grow = false;
 	c->adv_bufs = c->rx_posted;
 	c->rx_seq = 0;
 	c->rx_end = 0;
 	c->urg = SDP_URG_NONE;
 	c->abort_rcvd = false;
 	c->rx_over = false;
-	c->pend = NULL;
+	c->tx_held = false;
+	c->pend_until = 0;
 	c->pend_more = false;
 	c->rx_end_posted = false;
 	c->tx_acked = 0;
@@ -144,8 +152,7 @@ int sdp_connected(struct afib_sock *as, const union afib_peer *peer)
 	as->sdp.peer_rcvsz = rcvsz;
 	/* A message from the peer may have come first, with newer credits. */
 	if (!as->sdp.rx_mseq)
-		as->tx_credits = sdp_tx_credits(h->bufs, 0, as->sdp.tx_mseq) -
-				 as->sdp.tx_reserved;
+		as->tx_credits = sdp_tx_credits(h->bufs, 0, as->sdp.tx_mseq);
 	spin_unlock_bh(&as->lock);
 	if (sock_flag(&as->sk, SOCK_KEEPOPEN))
 		sdp_keepalive(&as->sk, 1);

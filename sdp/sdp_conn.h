@@ -30,9 +30,11 @@ enum {
  * @tx_mseq: mseq of our next message.
  * @rx_mseq: mseq of the last message received (0: the Hello).
  * @rx_ack: mseq_ack of the last message received.
- * @tx_reserved: credits writers took and have not posted yet; afib_sock's
- *	tx_credits is what the peer's last message allows, less these.
+ * @tx_unposted: payload bytes queued on the send ring, not posted yet.
  * @rx_posted: receive buffers posted now.
+ * @rx_read: the reader freed a data buffer since our last message.
+ * @rx_grow: the peer ran out of credits while streaming: the reader
+ *	should post more buffers (sdp_rx_grow()).
  * @adv_bufs: what the peer believes we have posted: bufs of our last
  *	message less the messages received since.
  * @peer_rcvsz: the peer's receive buffer size: our largest message,
@@ -46,19 +48,23 @@ enum {
  * @abort_rcvd: the peer sent AbortConn.
  * @rx_over: no receive completion can come any more (the receive queue
  *	was flushed after the disconnect): EOF or reset are final.
- * @pend: a send buffer filled in part, waiting for more data (Nagle,
- *	TCP_CORK or MSG_MORE); reserved, not posted.
- * @pend_more: @pend waits because of MSG_MORE.
- * @pend_until: jiffies when @pend goes even if corked.
+ * @pend_more: the last write had MSG_MORE: a part-filled last buffer
+ *	waits for more.
+ * @pend_until: jiffies when a corked or MSG_MORE buffer goes anyway.
  * @tx_acked: afib_buf.bytes of the last completed send: bytes the peer
  *	took in, for SIOCOUTQ.
  * @tx_bytes: payload bytes posted, a free-running count.
+ * @tx_held: a part-filled last buffer waits (Nagle, TCP_CORK, MSG_MORE).
  * @nodelay: TCP_NODELAY.
  * @cork: TCP_CORK.
  * @keepidle: TCP_KEEPIDLE, seconds.
  * @keepintvl: TCP_KEEPINTVL, seconds.
  * @keepcnt: TCP_KEEPCNT.
  * @probes: keepalive probes sent without an answer.
+ * @syncnt: TCP_SYNCNT, 0 for the sysctl's.
+ * @user_timeout: TCP_USER_TIMEOUT, ms (kept for getsockopt()).
+ * @conn_end: jiffies when connect() gives up, as TCP after its SYN
+ *	retries.
  * @rx_stamp: jiffies of the last message received.
  * @work: the cork timer and keepalive.
  * @close_work: finishes a close() in the background.
@@ -72,8 +78,10 @@ struct sdp_conn {
 	u32			tx_mseq;
 	u32			rx_mseq;
 	u32			rx_ack;
-	u32			tx_reserved;
+	u32			tx_unposted;
 	u32			rx_posted;
+	bool			rx_read;
+	bool			rx_grow;
 	u32			adv_bufs;
 	u32			peer_rcvsz;
 	u8			ipv;
@@ -84,17 +92,20 @@ struct sdp_conn {
 	u8			urg;
 	bool			abort_rcvd;
 	bool			rx_over;
-	struct afib_buf		*pend;
 	bool			pend_more;
 	unsigned long		pend_until;
 	u32			tx_acked;
 	u32			tx_bytes;
+	bool			tx_held;
 	bool			nodelay;
 	bool			cork;
 	int			keepidle;
 	int			keepintvl;
 	int			keepcnt;
 	int			probes;
+	int			syncnt;
+	int			user_timeout;
+	unsigned long		conn_end;
 	unsigned long		rx_stamp;
 	struct delayed_work	work;
 	struct delayed_work	close_work;

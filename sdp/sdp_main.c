@@ -17,6 +17,7 @@
 #include <linux/sockios.h>
 #include <asm/ioctls.h>
 #include <net/ipv6.h>
+#include <net/route.h>
 #include <net/tcp.h>
 #include "sdp.h"
 
@@ -115,6 +116,50 @@ static bool sdp_close(struct afib_sock *as, int state)
 	return true;
 }
 
+/*
+ * Destinations TCP refuses before sending anything: multicast and
+ * broadcast (ENETUNREACH), and IPv6 link-local addresses without a scope
+ * (EINVAL).
+ */
+static int sdp_check_dst(struct afib_sock *as, const struct sockaddr *dst)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)dst;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)dst;
+	struct net *net = sock_net(&as->sk);
+	int type;
+
+	if (dst->sa_family == AF_INET) {
+		if (ipv4_is_multicast(sin->sin_addr.s_addr) ||
+		    ipv4_is_lbcast(sin->sin_addr.s_addr))
+			return -ENETUNREACH;
+		type = inet_addr_type(net, sin->sin_addr.s_addr);
+		if (type == RTN_BROADCAST || type == RTN_MULTICAST)
+			return -ENETUNREACH;
+		return 0;
+	}
+	if (dst->sa_family != AF_INET6)
+		return 0;
+	if (ipv6_addr_is_multicast(&sin6->sin6_addr))
+		return -ENETUNREACH;
+	if ((ipv6_addr_type(&sin6->sin6_addr) & IPV6_ADDR_LINKLOCAL) &&
+	    !sin6->sin6_scope_id && !as->sk.sk_bound_dev_if)
+		return -EINVAL;
+	return 0;
+}
+
+static int sdp_connect(struct socket *sock, struct sockaddr *uaddr, int len,
+		       int flags)
+{
+	struct afib_sock *as = afib_sk(sock->sk);
+	struct sockaddr_storage dst;
+	int family, err;
+
+	err = sdp_addr(as, uaddr, len, &dst, &family);
+	if (!err)
+		err = sdp_check_dst(as, (struct sockaddr *)&dst);
+	return err ?: afib_connect(sock, uaddr, len, flags);
+}
+
 static void sdp_sock_init(struct afib_sock *as)
 {
 	int family = as->sk.sk_family == PF_INET6_SDP ? AF_INET6 : AF_INET;
@@ -168,14 +213,14 @@ static int sdp_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 	spin_lock_bh(&as->lock);
 	switch (cmd) {
 	case SIOCINQ:
-		answ = c->rx_end - c->rx_seq;
+		answ = __sdp_siocinq(as);
 		break;
 	case SIOCOUTQ:
 		/* Sent and not yet taken in by the peer, or still waiting. */
-		answ = c->tx_bytes - c->tx_acked + (c->pend ? c->pend->len : 0);
+		answ = c->tx_bytes - c->tx_acked + c->tx_unposted;
 		break;
 	case SIOCOUTQNSD:
-		answ = c->pend ? c->pend->len : 0;
+		answ = c->tx_unposted;
 		break;
 	case SIOCATMARK:
 		answ = c->urg != SDP_URG_NONE && c->urg_pos == c->rx_seq;
@@ -265,13 +310,23 @@ static int sdp_setsockopt_tcp(struct afib_sock *as, int optname,
 		if (val && (val < TCP_MIN_MSS || val > MAX_TCP_WINDOW))
 			err = -EINVAL;
 		break;
+	case TCP_SYNCNT:
+		if (val < 1 || val > MAX_TCP_SYNCNT)
+			err = -EINVAL;
+		else
+			as->sdp.syncnt = val;
+		break;
+	case TCP_USER_TIMEOUT:
+		if (val < 0)
+			err = -EINVAL;
+		else
+			as->sdp.user_timeout = val;
+		break;
 	case TCP_QUICKACK:
 	case TCP_DEFER_ACCEPT:
 	case TCP_LINGER2:
-	case TCP_USER_TIMEOUT:
 	case TCP_WINDOW_CLAMP:
 	case TCP_NOTSENT_LOWAT:
-	case TCP_SYNCNT:
 	case TCP_THIN_LINEAR_TIMEOUTS:
 	case TCP_FASTOPEN:
 	case TCP_FASTOPEN_CONNECT:
@@ -287,10 +342,55 @@ static int sdp_setsockopt_tcp(struct afib_sock *as, int optname,
 	return err;
 }
 
+static int sdp_syncnt(struct afib_sock *as)
+{
+	return READ_ONCE(as->sdp.syncnt) ?:
+	       READ_ONCE(sock_net(&as->sk)->ipv4.sysctl_tcp_syn_retries);
+}
+
+/*
+ * afib_xport.connecting: as TCP gives up after its SYN retries, 1 s
+ * doubling each time, so does connect().
+ */
+static void sdp_connecting(struct afib_sock *as)
+{
+	unsigned long tmo = ((2UL << min(sdp_syncnt(as), 16)) - 1) * HZ;
+	int user = READ_ONCE(as->sdp.user_timeout);
+
+	/* TCP_USER_TIMEOUT bounds a connect() too. */
+	if (user)
+		tmo = min(tmo, msecs_to_jiffies(user));
+	WRITE_ONCE(as->sdp.conn_end, jiffies + tmo);
+	sdp_work_at(as, tmo);
+}
+
+/**
+ * sdp_tcp_state() - the TCP state an SDP connection corresponds to.
+ * @as: the socket.
+ *
+ * For TCP_INFO and /proc/net/sdp: the end of the stream shows as TCP's
+ * CLOSE_WAIT (the peer's DisConn came), FIN_WAIT2 (ours went) or
+ * LAST_ACK (both).
+ *
+ * Return: a TCP_* state.
+ */
+int sdp_tcp_state(struct afib_sock *as)
+{
+	int state = READ_ONCE(as->sk.sk_state);
+	bool in = READ_ONCE(as->fin_rcvd);
+	bool out = READ_ONCE(as->fin_sent) || READ_ONCE(as->fin_pending);
+
+	if (state != TCP_ESTABLISHED || (!in && !out))
+		return state;
+	if (in && out)
+		return TCP_LAST_ACK;
+	return in ? TCP_CLOSE_WAIT : TCP_FIN_WAIT2;
+}
+
 static void sdp_tcp_info(struct afib_sock *as, struct tcp_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	info->tcpi_state = READ_ONCE(as->sk.sk_state);
+	info->tcpi_state = sdp_tcp_state(as);
 	spin_lock_bh(&as->lock);
 	if (as->qp) {
 		info->tcpi_snd_mss = sdp_max_payload(as);
@@ -342,6 +442,12 @@ static int sdp_getsockopt_tcp(struct afib_sock *as, int optname,
 	case TCP_MAXSEG:
 		val = as->qp ? sdp_max_payload(as) : TCP_MSS_DEFAULT;
 		break;
+	case TCP_SYNCNT:
+		val = sdp_syncnt(as);
+		break;
+	case TCP_USER_TIMEOUT:
+		val = READ_ONCE(as->sdp.user_timeout);
+		break;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -379,7 +485,7 @@ const struct proto_ops sdp_stream_ops = {
 	.owner		= THIS_MODULE,
 	.release	= sdp_release,
 	.bind		= afib_bind,
-	.connect	= afib_connect,
+	.connect	= sdp_connect,
 	.socketpair	= sock_no_socketpair,
 	.accept		= afib_accept,
 	.getname	= afib_getname,
@@ -403,6 +509,7 @@ const struct afib_xport sdp_xport = {
 	.init		= sdp_sock_init,
 	.destruct	= sdp_destruct,
 	.killed		= sdp_work_stop,
+	.connecting	= sdp_connecting,
 	.close		= sdp_close,
 	.addr		= sdp_addr,
 	.qp_size	= sdp_qp_size,

@@ -61,9 +61,8 @@ static void sdp_proc_sock(struct seq_file *seq, struct afib_sock *as, int sl)
 	u32 txq, rxq;
 
 	spin_lock_bh(&as->lock);
-	txq = as->sdp.tx_bytes - as->sdp.tx_acked +
-	      (as->sdp.pend ? as->sdp.pend->len : 0);
-	rxq = as->sdp.rx_end - as->sdp.rx_seq;
+	txq = as->sdp.tx_bytes - as->sdp.tx_acked + as->sdp.tx_unposted;
+	rxq = __sdp_siocinq(as);
 	spin_unlock_bh(&as->lock);
 
 	seq_printf(seq, "%4d: ", sl);
@@ -78,7 +77,7 @@ static void sdp_proc_sock(struct seq_file *seq, struct afib_sock *as, int sl)
 	sdp_proc_addr(seq, dst);
 	mutex_unlock(&as->cm_lock);
 	seq_printf(seq, " %02X %08X:%08X 00:00000000 00000000 %5u %8d %lu %d %pK\n",
-		   READ_ONCE(sk->sk_state), txq, rxq,
+		   sdp_tcp_state(as), txq, rxq,
 		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)), 0,
 		   sock_i_ino(sk), refcount_read(&sk->sk_refcnt), sk);
 }

@@ -794,6 +794,8 @@ static inline bool sdp_can_send(u32 credits, u8 mid, u32 payload)
  * @posted: receive buffers this side has posted.
  * @advertised: the peer's idea of them: bufs of the last message this
  *	side sent, less the messages received since, at least 0.
+ * @read: since this side last sent a message, its reader freed a buffer
+ *	that held data.
  *
  * Due when the peer's view has fallen to half of @posted or less, and
  * the update returns at least SDP_CREDIT_UPDATE_MIN credits.  The half
@@ -804,12 +806,23 @@ static inline bool sdp_can_send(u32 credits, u8 mid, u32 payload)
  * update takes a buffer of the peer and so owes it one credit, and
  * without the minimum two such sides would answer each other's updates
  * forever; with it an exchange of updates dies out after one each way.
- * The update itself needs a credit (sdp_can_send()).
+ *
+ * Also due, with a single credit to return, when the peer is down to the
+ * kept credit and this side's reader has freed a buffer: a few posted
+ * buffers with one held by unread data would otherwise stop a peer that
+ * has small writes queued (TCP's window would take them).  Only a
+ * reader's freeing starts this, never an update's arrival, so the
+ * exchange still dies out.  The update itself needs a credit
+ * (sdp_can_send()).
  *
  * Return: true if a zero-length Data message should be sent.
  */
-static inline bool sdp_credit_update_due(u32 posted, u32 advertised)
+static inline bool sdp_credit_update_due(u32 posted, u32 advertised,
+					 bool read)
 {
+	if (read && advertised <= SDP_CREDITS_KEPT && posted > advertised &&
+	    posted > SDP_CREDITS_KEPT)
+		return true;
 	return advertised <= posted / 2 &&
 	       posted - advertised >= SDP_CREDIT_UPDATE_MIN;
 }

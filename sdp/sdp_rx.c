@@ -48,7 +48,6 @@ static void __sdp_repost(struct afib_sock *as, struct afib_buf *buf)
 static int __sdp_rx_seq(struct afib_sock *as, const struct sdp_bsdh_host *h)
 {
 	struct sdp_conn *c = &as->sdp;
-	u32 credits;
 
 	if (!sdp_mseq_in_order(h->mseq, c->rx_mseq) ||
 	    !sdp_mseq_ack_ok(h->mseq_ack, c->rx_ack, c->tx_mseq))
@@ -56,9 +55,33 @@ static int __sdp_rx_seq(struct afib_sock *as, const struct sdp_bsdh_host *h)
 	c->rx_mseq = h->mseq;
 	c->rx_ack = h->mseq_ack;
 	c->rx_stamp = jiffies;
-	credits = sdp_tx_credits(h->bufs, h->mseq_ack, c->tx_mseq);
-	as->tx_credits = credits > c->tx_reserved ? credits - c->tx_reserved : 0;
+	as->tx_credits = sdp_tx_credits(h->bufs, h->mseq_ack, c->tx_mseq);
 	return 0;
+}
+
+/*
+ * A small message that fits after the last unread one is copied there
+ * and its buffer posted again at once, as TCP collapses its receive
+ * queue: otherwise every small write the reader has not taken yet would
+ * hold a whole buffer, and the peer's credits, while TCP's window would
+ * have room.  The reader may be copying from the last buffer meanwhile,
+ * but only below its end, where nothing is written.  Caller holds
+ * as->lock.
+ */
+static bool __sdp_rx_merge(struct afib_sock *as, struct afib_buf *buf)
+{
+	struct afib_buf *tail;
+
+	if (buf->len > as->seg_size / 4 || list_empty(&as->rx_queue))
+		return false;
+	tail = list_last_entry(&as->rx_queue, struct afib_buf, list);
+	if (tail->off + tail->len + buf->len > as->seg_size)
+		return false;
+	memcpy(page_address(tail->page) + tail->off + tail->len,
+	       page_address(buf->page) + buf->off, buf->len);
+	tail->len += buf->len;
+	as->sdp.rx_read = true;	/* a buffer freed: tell a starved peer */
+	return true;
 }
 
 /*
@@ -95,16 +118,24 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 			c->urg = SDP_URG_VALID;
 			*urg = true;
 		}
-		list_add_tail(&buf->list, &as->rx_queue);
 		as->rx_bytes += n;
 		c->rx_end += n;
+		if (__sdp_rx_merge(as, buf))
+			break;
+		list_add_tail(&buf->list, &as->rx_queue);
+		/* A bulk sender out of credits: the window is too small. */
+		if (c->adv_bufs <= SDP_CREDITS_KEPT &&
+		    n >= (as->seg_size - sizeof(struct sdp_bsdh)) / 2 &&
+		    as->rx_filled < as->rx_slots + 1)
+			c->rx_grow = true;
 		return 0;
 	case SDP_MID_DISCONN:
 		as->fin_rcvd = true;
+		WRITE_ONCE(as->sk.sk_shutdown,
+			   as->sk.sk_shutdown | RCV_SHUTDOWN);
 		break;
 	case SDP_MID_ABORT_CONN:
 		c->abort_rcvd = true;
-		as->peer_gone = true;
 		return 1;
 	case SDP_MID_CHRCVBUF:
 		if (sdp_crbh_parse(sdp_ext_hdr(msg), &size))
@@ -128,6 +159,25 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 	}
 	__sdp_repost(as, buf);
 	return 0;
+}
+
+/*
+ * The stream is reset, as tcp_reset(): the error, then the closed state
+ * and both directions shut, so a reader that sees the shutdown sees the
+ * error (sdp_recvmsg()).  Caller holds as->lock and reports the error.
+ */
+int __sdp_reset(struct afib_sock *as, int err)
+{
+	struct sock *sk = &as->sk;
+
+	as->peer_gone = true;
+	WRITE_ONCE(sk->sk_err, err);
+	/* Paired with the smp_rmb() in sdp_recvmsg(). */
+	smp_wmb();
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	if (sk->sk_state == TCP_ESTABLISHED)
+		sk->sk_state = TCP_CLOSE;
+	return err;
 }
 
 void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
@@ -162,14 +212,13 @@ void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 		err = __sdp_rx_msg(as, buf, &h, &urg, &wake_rx);
 	if (err < 0) {
 		/* Never trust a peer that breaks the protocol: reset it. */
-		as->peer_gone = true;
 		as->fin_pending = false;
 		as->fin_sent = true;
 		__sdp_send_ctrl(as, SDP_MID_ABORT_CONN, 0);
-		reset = ECONNRESET;
+		reset = __sdp_reset(as, ECONNRESET);
 	} else if (err) {
 		/* AbortConn: as TCP, EPIPE once we had the peer's FIN. */
-		reset = as->fin_rcvd ? EPIPE : ECONNRESET;
+		reset = __sdp_reset(as, as->fin_rcvd ? EPIPE : ECONNRESET);
 	} else {
 		sdp_ctrl_flush(as);
 		wake_tx = __afib_tx_wake(as);
@@ -177,8 +226,10 @@ void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 unlock:
 	spin_unlock_bh(&as->lock);
 
-	if (reset)
-		afib_set_error(sk, reset);
+	if (reset) {
+		sk_error_report(sk);
+		sk->sk_state_change(sk);
+	}
 	if (urg)
 		sk_send_sigurg(sk);
 	if (wake_rx || reset)
@@ -187,10 +238,24 @@ unlock:
 		sk->sk_write_space(sk);
 }
 
-/* Bytes received and not read, the urgent byte included (SIOCINQ). */
+/* Bytes received and not read, the urgent byte included. */
 u32 sdp_inq(struct afib_sock *as)
 {
 	return READ_ONCE(as->sdp.rx_end) - READ_ONCE(as->sdp.rx_seq);
+}
+
+/*
+ * SIOCINQ, as tcp_inq(): with an urgent byte ahead that is not inline,
+ * the bytes before it.  Caller holds as->lock.
+ */
+u32 __sdp_siocinq(struct afib_sock *as)
+{
+	struct sdp_conn *c = &as->sdp;
+
+	if (c->urg != SDP_URG_NONE && !sock_flag(&as->sk, SOCK_URGINLINE) &&
+	    (s32)(c->urg_pos - c->rx_seq) >= 0)
+		return c->urg_pos - c->rx_seq;
+	return c->rx_end - c->rx_seq;
 }
 
 /* afib_xport.readable: SO_RCVLOWAT bytes are there, as tcp_poll(). */
@@ -303,8 +368,50 @@ static void __sdp_rx_consume(struct afib_sock *as, struct afib_buf *buf, u32 n)
 	if (!buf->len) {
 		list_del_init(&buf->list);
 		__sdp_repost(as, buf);
+		c->rx_read = true;
 		sdp_ctrl_flush(as);
 	}
+}
+
+/**
+ * sdp_rx_grow() - post more receive buffers, the peer needs them.
+ * @as: the socket; the caller is its reader (rx_lock).
+ *
+ * Up to SDP_RX_GROW buffers get pages and are posted; the credit update
+ * that announces them follows from sdp_ctrl_flush().
+ */
+void sdp_rx_grow(struct afib_sock *as)
+{
+	u32 first, n = 0, i;
+	LIST_HEAD(posts);
+
+	mutex_lock(&as->qp_lock);
+	if (!as->qp)
+		goto unlock;
+	first = as->rx_filled;
+	while (n < SDP_RX_GROW && first + n < as->rx_slots + 1 &&
+	       !afib_buf_fill(as, &as->rx_bufs[first + n], DMA_FROM_DEVICE))
+		n++;
+	spin_lock_bh(&as->lock);
+	as->sdp.rx_grow = false;
+	/* The pages are the array's now, posted or not. */
+	as->rx_filled += n;
+	for (i = first; i < first + n; i++)
+		list_add_tail(&as->rx_bufs[i].list, &posts);
+	if (n && !as->dead) {
+		if (!afib_post_recvs(as, &posts)) {
+			as->sdp.rx_posted += n;
+			sdp_ctrl_flush(as);
+		} else {
+			as->peer_gone = true;
+			WRITE_ONCE(as->sk.sk_err, ECONNRESET);
+		}
+	}
+	for (i = first; i < first + n; i++)
+		list_del_init(&as->rx_bufs[i].list);
+	spin_unlock_bh(&as->lock);
+unlock:
+	mutex_unlock(&as->qp_lock);
 }
 
 #define SDP_RECV_FLAGS	(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_WAITALL | \
@@ -390,15 +497,16 @@ int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			break;
 		if (READ_ONCE(as->fin_rcvd))
 			break;
-		over = READ_ONCE(as->sdp.rx_over) || READ_ONCE(as->dead);
-		/* Paired with sdp_rx_over() and afib_kill(): errors first. */
+		over = READ_ONCE(as->sdp.rx_over) || READ_ONCE(as->dead) ||
+		       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
+		/* Paired with sdp_rx_over(), __sdp_reset(), afib_kill(). */
 		smp_rmb();
 		if (READ_ONCE(sk->sk_err)) {
 			if (!copied)
 				err = sock_error(sk);
 			break;
 		}
-		if (over || (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+		if (over)
 			break;
 		if (READ_ONCE(sk->sk_state) == TCP_CLOSE &&
 		    !READ_ONCE(as->peer_gone)) {
@@ -410,6 +518,8 @@ int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		if (err)
 			break;
 	}
+	if (READ_ONCE(as->sdp.rx_grow))
+		sdp_rx_grow(as);
 	mutex_unlock(&as->rx_lock);
 	if (copied)
 		return copied;

@@ -2,22 +2,27 @@
 /*
  * SDP sending.
  *
- * sendmsg() cuts the stream into messages of at most sdp_max_payload()
- * bytes, each copied into a buffer of the send ring after room was left
- * for its BSDH.  A buffer is reserved with a credit first (the last credit
- * is kept, CA4-82: sdp_can_send()), filled without any spinlock, then its
- * BSDH is written and it is posted under afib_sock.lock: mseq, mseq_ack
- * and bufs are those of the moment it goes, so a control message posted
- * while a writer copies takes the next mseq and the peer sees them in
- * order.  afib_sock.tx_credits is what the peer's last message allows less
- * what writers reserved (sdp_conn.tx_reserved).
+ * The send ring is TCP's send buffer.  sendmsg() copies the stream into
+ * its buffers, at most sdp_max_payload() bytes each after room for the
+ * BSDH, and returns once everything is queued; it waits only for ring
+ * space.  Small writes go into the last queued buffer while it is not
+ * posted.  Queued buffers are posted oldest first, whenever a credit
+ * allows (the last one is kept, CA4-82: sdp_can_send()), by the writer or
+ * by the completion that brings the credit (__sdp_tx_push()).  A buffer's
+ * BSDH is written when it is posted, under afib_sock.lock, so mseq,
+ * mseq_ack and bufs are those of that moment and control messages posted
+ * in between stay in sequence.
  *
- * A last buffer that is not full may wait for more data (sdp_conn.pend):
- * under TCP_CORK or MSG_MORE for at most SDP_CORK_TIMEOUT, and, as Nagle's
- * algorithm does, while an earlier signaled message is still in flight;
- * its completion sends it.  With TCP_NODELAY it goes at once.  The last
- * message of every sendmsg() is signaled, so completions keep SIOCOUTQ and
- * Nagle up to date, and at least every half ring, as for SOCK_SEQPACKET.
+ * Ring positions: tx_tail (oldest not completed) <= tx_posted <= tx_head
+ * (after the last queued).  A writer filling the last buffer sets tx_busy;
+ * nothing posts that buffer meanwhile.  A part-filled last buffer may wait
+ * for more data (__sdp_hold()): under TCP_CORK or MSG_MORE for at most
+ * SDP_CORK_TIMEOUT, and, as Nagle's algorithm does, while a signaled
+ * message is in flight, whose completion sends it.  With TCP_NODELAY it
+ * goes at once.  The last buffer a push posts is signaled when no more
+ * can follow now, and at least every half ring, so a completion always
+ * comes to post the rest and SIOCOUTQ (sent, not yet taken in by the
+ * peer's adapter, or still queued) stays right.
  *
  * Control messages (credit updates, DisConn, AbortConn, ChRcvBufAck) have
  * no payload; they use afib_sock.ctrl and its mapped headers.
@@ -48,6 +53,7 @@ static void __sdp_sent(struct afib_sock *as)
 {
 	as->sdp.tx_mseq++;
 	as->sdp.adv_bufs = as->sdp.rx_posted;
+	as->sdp.rx_read = false;
 }
 
 /**
@@ -97,22 +103,17 @@ int __sdp_send_ctrl(struct afib_sock *as, u8 mid, u32 ext)
 }
 
 /*
- * Post a reserved, filled send buffer.  @flags are BSDH flags.  Caller
- * holds as->lock.  Returns 0 or a negative errno; the buffer is gone
- * either way (a failed post breaks the connection).
+ * Post the queued buffer @buf, the oldest not posted, with a credit.
+ * Caller holds as->lock.  Returns 0 or -ECONNRESET (the connection is
+ * broken: the post failed).
  */
-static int __sdp_post(struct afib_sock *as, struct afib_buf *buf, u8 flags,
-		      bool signal)
+static int __sdp_post(struct afib_sock *as, struct afib_buf *buf, bool signal)
 {
 	u32 len = sizeof(struct sdp_bsdh) + buf->len;
 	struct ib_send_wr *wr = &buf->swr;
-	int err;
 
 	lockdep_assert_held(&as->lock);
-	as->sdp.tx_reserved--;
-	if (as->dead || as->peer_gone)
-		return sock_error(&as->sk) ?: -EPIPE;
-	__sdp_bsdh(as, page_address(buf->page), SDP_MID_DATA, flags, len);
+	__sdp_bsdh(as, page_address(buf->page), SDP_MID_DATA, buf->flags, len);
 	ib_dma_sync_single_for_device(as->dev->ibdev, buf->dma, len,
 				      DMA_TO_DEVICE);
 	memset(wr, 0, sizeof(*wr));
@@ -123,14 +124,15 @@ static int __sdp_post(struct afib_sock *as, struct afib_buf *buf, u8 flags,
 	wr->opcode = IB_WR_SEND;
 	if (signal || as->tx_unsig + 1 >= as->tx_slots / 2)
 		wr->send_flags = IB_SEND_SIGNALED;
-	err = ib_post_send(as->qp, wr, NULL);
-	if (err) {
+	if (ib_post_send(as->qp, wr, NULL)) {
 		as->peer_gone = true;
 		WRITE_ONCE(as->sk.sk_err, ECONNRESET);
 		return -ECONNRESET;
 	}
 	__sdp_sent(as);
+	as->tx_credits--;
 	as->sdp.tx_bytes += buf->len;
+	as->sdp.tx_unposted -= buf->len;
 	buf->bytes = as->sdp.tx_bytes;
 	as->tx_posted = buf->seq;
 	as->tx_unsig = wr->send_flags ? 0 : as->tx_unsig + 1;
@@ -138,54 +140,76 @@ static int __sdp_post(struct afib_sock *as, struct afib_buf *buf, u8 flags,
 }
 
 /*
- * Nagle: a short message waits while an earlier signaled one is in
- * flight, whose completion will send it.  Caller holds as->lock.
+ * May the last queued buffer, filled in part, wait for more data?  Under
+ * TCP_CORK or after MSG_MORE, and (Nagle) while a signaled message is in
+ * flight, whose completion sends it.  Caller holds as->lock.
  */
-static bool __sdp_nagle(struct afib_sock *as)
+static bool __sdp_hold(struct afib_sock *as)
 {
-	return !as->sdp.nodelay && as->tx_tail != as->tx_posted &&
-	       !as->tx_unsig;
+	struct sdp_conn *c = &as->sdp;
+
+	return c->cork || c->pend_more ||
+	       (!c->nodelay && as->tx_tail != as->tx_posted && !as->tx_unsig);
 }
 
 /*
- * Send the waiting buffer: @force for TCP_NODELAY, uncorking, the cork
- * timer, shutdown() and close(); else only if neither TCP_CORK, MSG_MORE
- * nor Nagle holds it back.  Caller holds as->lock.
+ * Post queued buffers, oldest first, while credits last; @force sends a
+ * part-filled last buffer that could wait.  The last one posted is
+ * signaled when no more can follow now, so a completion always comes to
+ * send the rest (and keeps SIOCOUTQ right).  Caller holds as->lock.
  */
-static void __sdp_push_pend(struct afib_sock *as, bool force)
+static void __sdp_tx_push(struct afib_sock *as, bool force)
 {
-	struct afib_buf *buf = as->sdp.pend;
+	u32 max = sdp_max_payload(as);
+	struct afib_buf *buf;
+	bool last, held;
 
-	if (!buf || as->tx_busy)
-		return;
-	if (!force && (as->sdp.cork || as->sdp.pend_more || __sdp_nagle(as)))
-		return;
-	as->sdp.pend = NULL;
-	as->sdp.pend_more = false;
-	__sdp_post(as, buf, 0, true);
+	lockdep_assert_held(&as->lock);
+	as->sdp.tx_held = false;
+	while (as->tx_posted != as->tx_head && !as->peer_gone) {
+		buf = &as->tx_bufs[as->tx_posted % as->tx_slots];
+		last = buf->seq == as->tx_head;
+		if (last && as->tx_busy)
+			break;	/* a writer is filling it */
+		held = last && buf->len < max && !buf->flags && !force &&
+		       __sdp_hold(as);
+		if (held) {
+			as->sdp.tx_held = true;
+			break;
+		}
+		if (!sdp_can_send(as->tx_credits, SDP_MID_DATA, buf->len))
+			break;
+		if (__sdp_post(as, buf, last || as->tx_credits <= 2 ||
+			       (buf->seq + 1 == as->tx_head && as->tx_busy)))
+			break;
+	}
 }
 
 /**
- * __sdp_push() - send the waiting buffer now.
+ * __sdp_push() - send what is queued now, waiting buffer included.
  * @as: the socket; caller holds as->lock.
+ *
+ * For TCP_NODELAY, uncorking, the cork timer, shutdown() and close().
  */
 void __sdp_push(struct afib_sock *as)
 {
-	__sdp_push_pend(as, true);
+	as->sdp.pend_more = false;
+	__sdp_tx_push(as, true);
 }
 
 void sdp_push(struct afib_sock *as)
 {
 	spin_lock_bh(&as->lock);
-	__sdp_push(as);
-	if (!as->dead)
+	if (!as->dead && as->qp) {
+		__sdp_push(as);
 		sdp_ctrl_flush(as);
+	}
 	spin_unlock_bh(&as->lock);
 }
 
 /**
- * sdp_ctrl_flush() - send what is due: Nagle's waiting buffer, DisConn, a
- * credit update.
+ * sdp_ctrl_flush() - send what is due: queued data, DisConn, a credit
+ * update.
  * @as: the socket; caller holds as->lock.
  */
 void sdp_ctrl_flush(struct afib_sock *as)
@@ -195,16 +219,15 @@ void sdp_ctrl_flush(struct afib_sock *as)
 	lockdep_assert_held(&as->lock);
 	if (as->dead || !as->qp)
 		return;
-	__sdp_push_pend(as, false);
-	if (as->fin_pending && !as->tx_busy) {
-		/* DisConn goes after the stream: nothing may wait. */
-		__sdp_push(as);
-		if (!c->pend && !__sdp_send_ctrl(as, SDP_MID_DISCONN, 0)) {
-			as->fin_pending = false;
-			as->fin_sent = true;
-		}
+	__sdp_tx_push(as, as->fin_pending);
+	/* DisConn goes after the whole stream. */
+	if (as->fin_pending && !as->tx_busy && as->tx_posted == as->tx_head &&
+	    !__sdp_send_ctrl(as, SDP_MID_DISCONN, 0)) {
+		as->fin_pending = false;
+		as->fin_sent = true;
 	}
-	if (!as->peer_gone && sdp_credit_update_due(c->rx_posted, c->adv_bufs))
+	if (!as->peer_gone &&
+	    sdp_credit_update_due(c->rx_posted, c->adv_bufs, c->rx_read))
 		__sdp_send_ctrl(as, SDP_MID_DATA, 0);
 }
 
@@ -219,7 +242,7 @@ int sdp_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 			as->fin_pending = true;
 		sdp_ctrl_flush(as);
 	} else {
-		/* A pending DisConn or buffer is dropped: this is a reset. */
+		/* What is queued and a pending DisConn are dropped: a reset. */
 		as->fin_pending = false;
 		err = __sdp_send_ctrl(as, SDP_MID_ABORT_CONN, 0);
 		as->fin_sent = true;
@@ -249,7 +272,7 @@ void sdp_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 }
 
 /* Queue the socket's work to run in @delay jiffies, or sooner. */
-static void sdp_work_at(struct afib_sock *as, unsigned long delay)
+void sdp_work_at(struct afib_sock *as, unsigned long delay)
 {
 	struct delayed_work *w = &as->sdp.work;
 
@@ -263,11 +286,13 @@ static void sdp_work_at(struct afib_sock *as, unsigned long delay)
 }
 
 /*
- * Take the waiting buffer, or reserve a new one with a credit, for a
- * writer that holds tx_lock.  Sets tx_busy.  Returns -EAGAIN (the wakeup
- * is armed) or the error that ends sending.
+ * The buffer a writer holding tx_lock fills next: the last queued one if
+ * it has room and is not posted, else a new one from the ring.  Sets
+ * tx_busy.  Returns -EAGAIN when the ring is full (the wakeup is armed)
+ * or the error that ends sending.
  */
-static int sdp_tx_get(struct afib_sock *as, struct afib_buf **bufp)
+static int sdp_tx_get(struct afib_sock *as, struct afib_buf **bufp,
+		      bool *fresh)
 {
 	struct sock *sk = &as->sk;
 	struct afib_buf *buf;
@@ -276,24 +301,28 @@ static int sdp_tx_get(struct afib_sock *as, struct afib_buf **bufp)
 	spin_lock_bh(&as->lock);
 	if (__afib_tx_over(as)) {
 		err = sock_error(sk) ?: -EPIPE;
-	} else if (as->sdp.pend) {
-		*bufp = as->sdp.pend;
-		as->sdp.pend = NULL;
-		as->tx_busy = true;
-	} else if (!__afib_tx_room(as, 1)) {
+		goto out;
+	}
+	buf = &as->tx_bufs[(as->tx_head - 1) % as->tx_slots];
+	*fresh = as->tx_posted == as->tx_head || buf->flags ||
+		 buf->len == sdp_max_payload(as);
+	if (!*fresh) {
+		*bufp = buf;
+	} else if (!__afib_tx_space(as)) {
 		/* Also for MSG_DONTWAIT: an edge-triggered poller waits. */
 		__afib_tx_want(as, 1);
 		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
 		err = -EAGAIN;
+		goto out;
 	} else {
 		buf = &as->tx_bufs[as->tx_head % as->tx_slots];
 		buf->seq = ++as->tx_head;
 		buf->len = 0;
-		as->tx_credits--;
-		as->sdp.tx_reserved++;
-		as->tx_busy = true;
+		buf->flags = 0;
 		*bufp = buf;
 	}
+	as->tx_busy = true;
+out:
 	spin_unlock_bh(&as->lock);
 	return err;
 }
@@ -303,7 +332,7 @@ static bool sdp_tx_ready(struct afib_sock *as)
 	bool ready;
 
 	spin_lock_bh(&as->lock);
-	ready = __afib_tx_over(as) || as->sdp.pend || __afib_tx_room(as, 1);
+	ready = __afib_tx_over(as) || __afib_tx_space(as);
 	if (!ready)
 		__afib_tx_want(as, 1);
 	spin_unlock_bh(&as->lock);
@@ -311,47 +340,52 @@ static bool sdp_tx_ready(struct afib_sock *as)
 }
 
 /*
- * The writer is done with @buf: post it, or keep it waiting for more.
- * @last: no more data in this call; @flags: the call's.
+ * The writer added @n bytes to @buf (0 after a fault; a fresh buffer is
+ * then given back).  @last: the call has no more data; @flags: its flags.
  */
-static int sdp_tx_put(struct afib_sock *as, struct afib_buf *buf, bool last,
-		      int flags)
+static void sdp_tx_put(struct afib_sock *as, struct afib_buf *buf, bool fresh,
+		       u32 n, bool last, int flags)
 {
-	bool full = buf->len == sdp_max_payload(as), wait = false;
 	struct sdp_conn *c = &as->sdp;
-	int err = 0;
+	bool arm = false, wake;
 
 	spin_lock_bh(&as->lock);
 	as->tx_busy = false;
-	if (!buf->len) {
-		/* Nothing copied into a new buffer: give it back. */
+	buf->len += n;
+	c->tx_unposted += n;
+	if (fresh && !buf->len)
 		as->tx_head--;
-		as->tx_credits++;
-		c->tx_reserved--;
-	} else if (last && (flags & MSG_OOB)) {
-		err = __sdp_post(as, buf, SDP_OOB_PRES | SDP_OOB_PEND, true);
-	} else if (full || !last) {
-		err = __sdp_post(as, buf, 0, last);
-	} else if (c->cork || (flags & MSG_MORE)) {
-		if (!c->pend_more && !c->cork)
+	if (last && n) {
+		if (flags & MSG_OOB)
+			buf->flags = SDP_OOB_PRES | SDP_OOB_PEND;
+		if ((flags & MSG_MORE) && !c->pend_more && !c->cork) {
 			c->pend_until = jiffies + SDP_CORK_TIMEOUT;
-		c->pend = buf;
+			arm = true;
+		} else if (c->cork && !c->pend_until) {
+			c->pend_until = jiffies + SDP_CORK_TIMEOUT;
+			arm = true;
+		}
 		c->pend_more = flags & MSG_MORE;
-		wait = true;
-	} else if (__sdp_nagle(as)) {
-		c->pend = buf;
-	} else {
-		err = __sdp_post(as, buf, 0, true);
 	}
 	if (!as->dead)
-		sdp_ctrl_flush(as);	/* a DisConn may wait for us */
-	if (__afib_tx_wake(as))
-		as->sk.sk_write_space(&as->sk);
+		sdp_ctrl_flush(as);	/* the data, or a DisConn waiting */
+	wake = __afib_tx_wake(as);
 	spin_unlock_bh(&as->lock);
-	if (wait)
+	if (arm)
 		sdp_work_at(as, SDP_CORK_TIMEOUT);
-	if (err == -ECONNRESET)
-		afib_set_error(&as->sk, ECONNRESET);
+	if (wake)
+		as->sk.sk_write_space(&as->sk);
+}
+
+/* Give a send buffer its page when it is first used. */
+static int sdp_tx_fill(struct afib_sock *as, struct afib_buf *buf)
+{
+	int err = -EPIPE;
+
+	mutex_lock(&as->qp_lock);
+	if (as->qp)
+		err = afib_buf_fill(as, buf, DMA_TO_DEVICE);
+	mutex_unlock(&as->qp_lock);
 	return err;
 }
 
@@ -379,8 +413,9 @@ int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	int flags = msg->msg_flags;
 	struct afib_buf *buf;
 	size_t copied = 0;
-	u32 n, max;
+	bool fresh;
 	long timeo;
+	u32 n, max;
 	int err;
 
 	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
@@ -393,7 +428,7 @@ int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	}
 	max = sdp_max_payload(as);
 	while (copied < size) {
-		err = sdp_tx_get(as, &buf);
+		err = sdp_tx_get(as, &buf, &fresh);
 		if (err == -EAGAIN && timeo) {
 			err = afib_wait_cq(as, &timeo, sdp_tx_ready(as));
 			if (!err)
@@ -401,19 +436,24 @@ int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 		}
 		if (err)
 			break;
+		if (!buf->page) {
+			err = sdp_tx_fill(as, buf);
+			if (err) {
+				sdp_tx_put(as, buf, fresh, 0, true, flags);
+				break;
+			}
+		}
 		n = min_t(size_t, size - copied, max - buf->len);
+		/* No spinlock: the page stays ours even if afib_kill() runs. */
 		if (copy_from_iter(page_address(buf->page) +
 				   sizeof(struct sdp_bsdh) + buf->len, n,
 				   &msg->msg_iter) != n) {
-			sdp_tx_put(as, buf, true, flags & ~MSG_OOB);
+			sdp_tx_put(as, buf, fresh, 0, true, flags);
 			err = -EFAULT;
 			break;
 		}
-		buf->len += n;
 		copied += n;
-		err = sdp_tx_put(as, buf, copied == size, flags);
-		if (err)
-			break;
+		sdp_tx_put(as, buf, fresh, n, copied == size, flags);
 	}
 	mutex_unlock(&as->tx_lock);
 out:
@@ -466,17 +506,28 @@ void sdp_work(struct work_struct *work)
 	struct afib_sock *as = container_of(to_delayed_work(work),
 					    struct afib_sock, sdp.work);
 	struct sock *sk = &as->sk;
-	unsigned long next = 0;
+	unsigned long next = 0, end = READ_ONCE(as->sdp.conn_end);
 	bool dead = false;
 
+	/* connect() gave up waiting, as TCP's SYN retries would. */
+	if (end && READ_ONCE(sk->sk_state) == TCP_SYN_SENT) {
+		if (time_after_eq(jiffies, end))
+			afib_connect_failed(as, ETIMEDOUT);
+		else
+			next = end - jiffies;
+	}
 	spin_lock_bh(&as->lock);
 	if (!as->dead && as->qp) {
-		if (as->sdp.pend && (as->sdp.cork || as->sdp.pend_more)) {
-			if (time_after_eq(jiffies, as->sdp.pend_until))
+		unsigned long until = as->sdp.pend_until;
+
+		if (as->sdp.tx_held && (as->sdp.cork || as->sdp.pend_more)) {
+			if (time_after_eq(jiffies, until))
 				__sdp_push(as);
 			else
-				next = as->sdp.pend_until - jiffies;
+				next = min_not_zero(next, until - jiffies);
 		}
+		if (!as->sdp.tx_held)
+			as->sdp.pend_until = 0;
 		sdp_ctrl_flush(as);
 		if (sock_flag(sk, SOCK_KEEPOPEN) && !as->peer_gone &&
 		    READ_ONCE(sk->sk_state) == TCP_ESTABLISHED) {
@@ -486,10 +537,12 @@ void sdp_work(struct work_struct *work)
 		}
 	}
 	if (dead)
-		as->peer_gone = true;
+		__sdp_reset(as, ETIMEDOUT);
 	spin_unlock_bh(&as->lock);
-	if (dead)
-		afib_set_error(sk, ETIMEDOUT);
+	if (dead) {
+		sk_error_report(sk);
+		sk->sk_state_change(sk);
+	}
 	if (next)
 		sdp_work_at(as, next);
 	sock_put(sk);	/* from sdp_work_at() */
