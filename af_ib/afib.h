@@ -63,6 +63,10 @@ union afib_peer {
  * @prot: its struct proto.
  * @type: SOCK_SEQPACKET or SOCK_STREAM.
  * @protocol: sk_protocol of its sockets.
+ * @bind_later: bind() with SO_REUSEADDR and a port binds at listen() or
+ *	connect(), see afib_bind_probe().
+ * @hold_requests: a listener whose backlog is full holds connection
+ *	requests until accept() makes room, as TCP, instead of refusing.
  * @ctrl_size: bytes of the mapped header each control send carries, 0
  *	for none (SOCK_SEQPACKET sends only an immediate value).
  * @init: set up a new socket; optional.
@@ -96,6 +100,8 @@ struct afib_xport {
 	struct proto		*prot;
 	int			type;
 	int			protocol;
+	bool			hold_requests;
+	bool			bind_later;
 	u32			ctrl_size;
 	void (*init)(struct afib_sock *as);
 	void (*destruct)(struct afib_sock *as);
@@ -223,6 +229,8 @@ struct afib_ctrl {
  * @bound: the id is bound (bind(), listen() or connect()).
  * @user_bound: bind() succeeded; @src is the address.
  * @tried: connect() was called: a new attempt needs a new id.
+ * @bind_later: bound to @src, but the id will be bound only by listen()
+ *	or connect() (afib_xport.bind_later).
  * @src: the address given to bind().
  * @family: address family reported by getsockname and friends.
  * @any_family: family of the wildcard address listen() binds to and
@@ -252,7 +260,13 @@ struct afib_ctrl {
  * @peer_gone: the connection is down (disconnect, reset or error).
  * @dead: verbs resources are being torn down; post nothing.
  * @accept_q: established children waiting for accept() (listener).
- * @accept_node: on the parent's @accept_q.
+ * @held_q: children whose requests wait for room in the backlog
+ *	(listener, afib_xport.hold_requests); whoever takes one off owns it.
+ * @held_n: their number.
+ * @accept_node: on the parent's @accept_q or @held_q.
+ * @held: the child's request is held, not accepted yet.
+ * @held_dead: the held request failed while afib_unhold() had it.
+ * @held_peer: what the held request's private data said.
  * @parent: listener that owns this child until accept(), with a ref.
  * @rx_lock: serialises receivers.
  * @tx_lock: serialises senders.
@@ -293,6 +307,7 @@ struct afib_sock {
 	bool			bound;
 	bool			user_bound;
 	bool			tried;
+	bool			bind_later;
 	struct sockaddr_storage	src;
 	int			family;
 	int			any_family;
@@ -318,7 +333,12 @@ struct afib_sock {
 	bool			peer_gone;
 	bool			dead;
 	struct list_head	accept_q;
+	struct list_head	held_q;
+	u32			held_n;
 	struct list_head	accept_node;
+	bool			held;
+	bool			held_dead;
+	union afib_peer		held_peer;
 	struct afib_sock	*parent;
 
 	struct mutex		rx_lock;	/* one reader */
@@ -374,6 +394,8 @@ void afib_destroy_id(struct afib_sock *as);
 int afib_cm_connect(struct afib_sock *as, struct sockaddr *dst);
 void afib_set_error(struct sock *sk, int err);
 void afib_connect_failed(struct afib_sock *as, int err);
+void afib_unhold(struct afib_sock *lis);
+bool afib_drop_held(struct afib_sock *lis);
 
 /* afib_data.c: queues and the data path */
 int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id);

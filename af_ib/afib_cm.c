@@ -200,6 +200,157 @@ static int afib_child_drop(struct afib_sock *child)
 	return 1;			/* rdma_cm destroys the id */
 }
 
+/*
+ * Held requests (afib_xport.hold_requests).  When a listener's backlog is
+ * full, TCP drops SYNs and the client keeps trying until accept() makes
+ * room.  Here the child is made without a QP and parked on the
+ * listener's held_q; rdma_cm tells the peer to wait (an MRA, about a
+ * minute).  afib_unhold() accepts the oldest one once accept() took a
+ * child.  Whoever takes a child off held_q, under the listener's lock,
+ * owns it and its id: an event on it (the peer gave up, the device
+ * went) finds it still queued and frees it, or finds it taken and only
+ * marks it dead for afib_unhold().
+ */
+
+/* Most requests a listener holds beyond its backlog. */
+#define AFIB_HELD_MAX	128
+
+/* Free a held child its caller owns; @destroy its id, else rdma_cm will. */
+static void afib_held_free(struct afib_sock *child, bool destroy)
+{
+	struct afib_sock *lis = child->parent;
+	struct rdma_cm_id *id = afib_take_id(child);
+
+	if (id && destroy)
+		rdma_destroy_id(id);	/* rejects the peer's request */
+	child->parent = NULL;
+	sock_put(&lis->sk);		/* the child's reference */
+	if (id)
+		sock_put(&child->sk);	/* the id's reference */
+	sock_put(&child->sk);		/* the owner's reference */
+}
+
+/* Take @child off its listener's held_q; false if someone else did. */
+static bool afib_held_take(struct afib_sock *child)
+{
+	struct afib_sock *lis = child->parent;
+	bool mine;
+
+	spin_lock_bh(&lis->lock);
+	mine = !list_empty(&child->accept_node);
+	if (mine) {
+		list_del_init(&child->accept_node);
+		lis->held_n--;
+	}
+	spin_unlock_bh(&lis->lock);
+	return mine;
+}
+
+/* An event on a held child's id. */
+static int afib_held_event(struct afib_sock *child, struct rdma_cm_event *ev)
+{
+	switch (ev->event) {
+	case RDMA_CM_EVENT_REJECTED:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_DISCONNECTED:
+	case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		break;
+	default:
+		return 0;
+	}
+	if (!afib_held_take(child)) {
+		child->held_dead = true;	/* afib_unhold() has it */
+		return 0;
+	}
+	afib_held_free(child, false);
+	return 1;			/* rdma_cm destroys the id */
+}
+
+/* Accept a held request afib_unhold() took; no locks held. */
+static void afib_held_accept(struct afib_sock *child)
+{
+	struct afib_sock *lis = child->parent;
+	struct rdma_cm_id *id = child->cm_id;
+	u8 pdata[AFIB_PRIVATE_MAX];
+	struct rdma_conn_param param;
+	int err = -ECONNABORTED;
+
+	rdma_lock_handler(id);
+	if (!child->held_dead) {
+		err = afib_qp_create(child, id);
+		if (!err)
+			err = child->xp->connected(child, &child->held_peer);
+		if (!err) {
+			afib_conn_param(child, pdata, true, &param);
+			err = rdma_accept(id, &param);
+		}
+	}
+	/* From now on its events are those of any child. */
+	child->held = false;
+	rdma_unlock_handler(id);
+	if (!err)
+		return;
+	afib_kill(child, 0);
+	spin_lock_bh(&lis->lock);
+	sk_acceptq_removed(&lis->sk);
+	spin_unlock_bh(&lis->lock);
+	afib_held_free(child, true);
+}
+
+/**
+ * afib_unhold() - accept held requests while the backlog has room.
+ * @lis: a listener; process context, no locks held.
+ */
+void afib_unhold(struct afib_sock *lis)
+{
+	struct afib_sock *child;
+
+	for (;;) {
+		child = NULL;
+		spin_lock_bh(&lis->lock);
+		if (lis->sk.sk_state == TCP_LISTEN &&
+		    !sk_acceptq_is_full(&lis->sk))
+			child = list_first_entry_or_null(&lis->held_q,
+							 struct afib_sock,
+							 accept_node);
+		if (child) {
+			list_del_init(&child->accept_node);
+			lis->held_n--;
+			sk_acceptq_added(&lis->sk);
+		}
+		spin_unlock_bh(&lis->lock);
+		if (!child)
+			return;
+		afib_held_accept(child);
+	}
+}
+
+/**
+ * afib_drop_held() - refuse the oldest held request of a closing listener.
+ * @lis: the listener, no longer listening; process context.
+ *
+ * Return: true if there was one.
+ */
+bool afib_drop_held(struct afib_sock *lis)
+{
+	struct afib_sock *child;
+
+	spin_lock_bh(&lis->lock);
+	child = list_first_entry_or_null(&lis->held_q, struct afib_sock,
+					 accept_node);
+	if (child) {
+		list_del_init(&child->accept_node);
+		lis->held_n--;
+	}
+	spin_unlock_bh(&lis->lock);
+	if (!child)
+		return false;
+	afib_held_free(child, true);
+	return true;
+}
+
 /* Passive side: the child is up; hand it to the listener. */
 static int afib_cm_child_established(struct afib_sock *child)
 {
@@ -234,6 +385,7 @@ static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 	struct rdma_conn_param param;
 	struct afib_sock *child;
 	union afib_peer peer;
+	bool hold, queued;
 	struct sock *sk;
 	int err;
 
@@ -243,18 +395,27 @@ static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 		return err;
 
 	spin_lock_bh(&lis->lock);
-	if (lis->sk.sk_state != TCP_LISTEN || sk_acceptq_is_full(&lis->sk)) {
+	hold = sk_acceptq_is_full(&lis->sk);
+	if (lis->sk.sk_state != TCP_LISTEN ||
+	    (hold && (!lis->xp->hold_requests ||
+		      lis->held_n >= AFIB_HELD_MAX))) {
 		spin_unlock_bh(&lis->lock);
 		return -ECONNREFUSED;
 	}
-	sk_acceptq_added(&lis->sk);
+	if (hold)
+		lis->held_n++;
+	else
+		sk_acceptq_added(&lis->sk);
 	spin_unlock_bh(&lis->lock);
 
 	sk = afib_sk_alloc(sock_net(&lis->sk), lis->sk.sk_family, lis->xp,
 			   NULL, 0);
 	if (!sk) {
 		spin_lock_bh(&lis->lock);
-		sk_acceptq_removed(&lis->sk);
+		if (hold)
+			lis->held_n--;
+		else
+			sk_acceptq_removed(&lis->sk);
 		spin_unlock_bh(&lis->lock);
 		return -ENOMEM;
 	}
@@ -272,6 +433,22 @@ static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 	child->cm_id = id;
 	id->context = child;
 	sk->sk_state = TCP_SYN_RECV;
+
+	if (hold) {
+		child->held = true;
+		child->held_peer = peer;
+		spin_lock_bh(&lis->lock);
+		queued = lis->sk.sk_state == TCP_LISTEN;
+		if (queued)
+			list_add_tail(&child->accept_node, &lis->held_q);
+		else
+			lis->held_n--;
+		spin_unlock_bh(&lis->lock);
+		if (queued)
+			return 0;	/* rdma_cm has the peer wait */
+		afib_held_free(child, false);
+		return -ECONNREFUSED;
+	}
 
 	err = afib_qp_create(child, id);
 	if (!err)
@@ -312,6 +489,8 @@ static int afib_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 	struct sock *sk = &as->sk;
 	int err, state;
 
+	if (as->held)
+		return afib_held_event(as, ev);
 	switch (ev->event) {
 	case RDMA_CM_EVENT_CONNECT_REQUEST:
 		/* @as is the listener, @id the new connection's id. */
@@ -384,6 +563,16 @@ static int afib_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
  */
 int afib_cm_connect(struct afib_sock *as, struct sockaddr *dst)
 {
-	return rdma_resolve_addr(as->cm_id, NULL, dst,
-				 AFIB_RESOLVE_TIMEOUT_MS);
+	struct sockaddr *src = NULL;
+	int err;
+
+	if (as->bind_later) {
+		/* bind() left it to us: see afib_bind_probe(). */
+		rdma_set_reuseaddr(as->cm_id, 1);
+		src = (struct sockaddr *)&as->src;
+	}
+	err = rdma_resolve_addr(as->cm_id, src, dst, AFIB_RESOLVE_TIMEOUT_MS);
+	if (!err)
+		as->bind_later = false;
+	return err;
 }

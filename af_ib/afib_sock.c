@@ -80,6 +80,7 @@ struct sock *afib_sk_alloc(struct net *net, int family,
 	set_bit(AFIB_CQ_BUSY, &as->cq_flags);
 	INIT_LIST_HEAD(&as->rx_queue);
 	INIT_LIST_HEAD(&as->accept_q);
+	INIT_LIST_HEAD(&as->held_q);
 	INIT_LIST_HEAD(&as->accept_node);
 	INIT_LIST_HEAD(&as->dev_node);
 	as->family = AF_IB;
@@ -135,21 +136,68 @@ static int afib_bind_errno(struct afib_sock *as, int err,
 	return err;
 }
 
+/* The port of an address afib_xport.addr() made, host order. */
+static u16 afib_port(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+}
+
+/*
+ * Could a socket with SO_REUSEADDR bind @addr now?  TCP lets such
+ * sockets share a port as long as none of them listens; rdma_cm refuses
+ * a listen while any other id holds the port.  So, for
+ * afib_xport.bind_later, bind() only checks with a scratch id, and the
+ * socket's own id is bound by listen() or connect().
+ */
+static int afib_bind_probe(struct afib_sock *as,
+			   const struct sockaddr_storage *addr)
+{
+	struct rdma_cm_id *id;
+	int err;
+
+	id = rdma_create_id(sock_net(&as->sk), afib_scratch_handler, NULL,
+			    RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(id))
+		return PTR_ERR(id);
+	rdma_set_reuseaddr(id, 1);
+	err = rdma_bind_addr(id, (struct sockaddr *)addr);
+	rdma_destroy_id(id);
+	return err ? afib_bind_errno(as, err, addr) : 0;
+}
+
 int afib_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
 	struct rdma_cm_id *id, *failed = NULL;
 	struct sockaddr_storage addr;
+	bool later;
 	int family, err;
 
 	err = as->xp->addr(as, uaddr, len, &addr, &family);
 	if (err)
 		return err;
+	later = as->xp->bind_later && sk->sk_reuse &&
+		afib_port(&addr);
+	if (later) {
+		err = afib_bind_probe(as, &addr);
+		if (err)
+			return err;
+	}
 
 	lock_sock(sk);
 	if (as->bound || sk->sk_state != TCP_CLOSE || as->peer_gone) {
 		err = -EINVAL;
+		goto out;
+	}
+	if (later) {
+		as->bound = true;
+		as->user_bound = true;
+		as->bind_later = true;
+		as->family = family;
+		as->src = addr;
 		goto out;
 	}
 	id = afib_get_id(as);
@@ -231,6 +279,11 @@ static int afib_connect_reset(struct afib_sock *as)
 		return PTR_ERR(id);
 	if (!as->user_bound)
 		return 0;
+	if (as->xp->bind_later && sk->sk_reuse && afib_port(&as->src)) {
+		as->bind_later = true;
+		as->bound = true;
+		return 0;
+	}
 	if (sk->sk_reuse)
 		rdma_set_reuseaddr(id, 1);
 	as->bound = !rdma_bind_addr(id, (struct sockaddr *)&as->src);
@@ -269,7 +322,16 @@ int afib_listen(struct socket *sock, int backlog)
 		err = PTR_ERR(id);
 		goto out;
 	}
-	if (!as->bound) {
+	if (as->bind_later) {
+		rdma_set_reuseaddr(id, 1);
+		err = rdma_bind_addr(id, (struct sockaddr *)&as->src);
+		if (err) {
+			/* Another one listens there now, as TCP says. */
+			err = err == -EADDRNOTAVAIL ? -EADDRINUSE : err;
+			goto out;
+		}
+		as->bind_later = false;
+	} else if (!as->bound) {
 		/* Like TCP: listening unbound picks a port on any address. */
 		err = rdma_bind_addr(id, (struct sockaddr *)&any);
 		if (err)
@@ -352,6 +414,8 @@ int afib_accept(struct socket *sock, struct socket *newsock, int flags,
 	newsock->state = SS_CONNECTED;
 	child->parent = NULL;
 	release_sock(&child->sk);
+	/* Room in the backlog: a held request may go on. */
+	afib_unhold(lis);
 	sock_put(sk);		/* the child's reference on its listener */
 	return 0;
 out:
@@ -486,7 +550,9 @@ int afib_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 		return -ENOTCONN;
 	}
 	mutex_lock(&as->cm_lock);
-	if (as->cm_id) {
+	if (!peer && as->bind_later) {
+		cm = (struct sockaddr *)&as->src;
+	} else if (as->cm_id) {
 		struct rdma_addr *a = &as->cm_id->route.addr;
 
 		cm = peer ? (struct sockaddr *)&a->dst_addr :
@@ -794,6 +860,8 @@ static void afib_drop_children(struct afib_sock *lis)
 		list_del_init(&child->accept_node);
 		afib_child_release(child);
 	}
+	while (afib_drop_held(lis))
+		;
 }
 
 int afib_release(struct socket *sock)
