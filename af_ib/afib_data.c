@@ -625,15 +625,15 @@ void afib_kill(struct afib_sock *as, int err)
  * A stream socket reports retries that ran out (the peer is unreachable
  * or dead) as TCP reports its retransmissions timing out.
  *
- * Return: a positive errno.
+ * Return: a negative errno.
  */
 int afib_wc_errno(struct afib_sock *as, const struct ib_wc *wc)
 {
 	if (as->xp->type == SOCK_STREAM &&
 	    (wc->status == IB_WC_RETRY_EXC_ERR ||
 	     wc->status == IB_WC_RNR_RETRY_EXC_ERR))
-		return ETIMEDOUT;
-	return ECONNRESET;
+		return -ETIMEDOUT;
+	return -ECONNRESET;
 }
 
 /* Report a broken connection from completion context. */
@@ -824,7 +824,7 @@ static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
-		afib_conn_error(as, afib_wc_errno(as, wc));
+		afib_conn_error(as, -afib_wc_errno(as, wc));
 	if (wake)
 		as->sk.sk_write_space(&as->sk);
 }
@@ -846,7 +846,7 @@ static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
-		afib_conn_error(as, afib_wc_errno(as, wc));
+		afib_conn_error(as, -afib_wc_errno(as, wc));
 	if (wake)
 		as->sk.sk_write_space(&as->sk);
 }

@@ -94,7 +94,8 @@ int sdp_hello(struct afib_sock *as, void *buf, bool reply)
 		sdp_hah_build(buf, &hah);
 		return sizeof(struct sdp_hah);
 	}
-	h.ipv = as->sdp.ipv = sdp_ipv(as);
+	as->sdp.ipv = sdp_ipv(as);
+	h.ipv = as->sdp.ipv;
 	hh = (struct sdp_hh_host){ .hello = h, .desremrcvsz = as->seg_size,
 				   .localrcvsz = as->seg_size };
 	sdp_hh_build(buf, &hh);

@@ -67,7 +67,8 @@ static void sdp_proc_sock(struct seq_file *seq, struct afib_sock *as, int sl)
 
 	seq_printf(seq, "%4d: ", sl);
 	mutex_lock(&as->cm_lock);
-	src = dst = (struct sockaddr *)&none;
+	src = (struct sockaddr *)&none;
+	dst = src;
 	if (as->cm_id) {
 		src = (struct sockaddr *)&as->cm_id->route.addr.src_addr;
 		dst = (struct sockaddr *)&as->cm_id->route.addr.dst_addr;
@@ -88,9 +89,7 @@ static int sdp_proc_show(struct seq_file *seq, void *v)
 	struct afib_sock **socks, *as;
 	unsigned int n = 0, max = 0, i;
 
-	seq_puts(seq, "  sl  local_address                         remote_address"
-		      "                        st tx_queue rx_queue tr tm->when"
-		      " retrnsmt   uid  timeout inode\n");
+	seq_puts(seq, "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n");
 	spin_lock_bh(&sdp_socks_lock);
 	list_for_each_entry(as, &sdp_socks, sdp.list)
 		max++;

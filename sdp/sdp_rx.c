@@ -141,7 +141,7 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 		if (sdp_crbh_parse(sdp_ext_hdr(msg), &size))
 			return -EPROTO;
 		/*
-		 * We keep the size we have: the acknowledgement says so, and
+		 * We keep the size we have: the acknowledgment says so, and
 		 * the peer goes on sending what fits.
 		 */
 		__sdp_send_ctrl(as, SDP_MID_CHRCVBUF_ACK, as->seg_size);

@@ -266,7 +266,7 @@ void sdp_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	if (unlikely(wc->status != IB_WC_SUCCESS) &&
 	    wc->status != IB_WC_WR_FLUSH_ERR)
-		afib_conn_error(as, afib_wc_errno(as, wc));
+		afib_conn_error(as, -afib_wc_errno(as, wc));
 	if (wake)
 		as->sk.sk_write_space(&as->sk);
 }
