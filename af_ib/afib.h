@@ -91,6 +91,7 @@ union afib_peer {
  *	is the listener) or reply; -EPROTO rejects it.
  * @connected: take what @parse found once the QP exists.
  * @disconnected: the peer or the fabric ended the connection; optional.
+ *	With it the socket's state is left alone (the transport sets it).
  * @readable: data for recv(), for poll()'s EPOLLIN.
  * @unread: data nobody read, so close() must abort.
  * @poll_segs: send segments that must fit for poll()'s EPOLLOUT.
@@ -148,6 +149,23 @@ struct afib_dev {
 	struct list_head	list;
 };
 
+/* Pages a zero-copy send can gather from: 64 KiB, unaligned. */
+#define AFIB_ZC_PAGES		17
+
+/**
+ * struct afib_zc - user pages an SDP send gathers from, not copied.
+ * @npages: pages pinned.
+ * @mapped: @sge[1..@npages] are mapped for the device.
+ * @pages: the pages, with a reference each.
+ * @sge: the header (the send buffer's memory), then the pages.
+ */
+struct afib_zc {
+	u32			npages;
+	bool			mapped;
+	struct page		*pages[AFIB_ZC_PAGES];
+	struct ib_sge		sge[AFIB_ZC_PAGES + 1];
+};
+
 /**
  * struct afib_buf - one segment buffer, receive or send.
  * @cqe: completion entry of the work request using it.
@@ -155,8 +173,9 @@ struct afib_dev {
  * @rwr: receive work request (receive buffers).
  * @swr: send work request (send buffers).
  * @sge: the one scatter/gather entry of @rwr or @swr.
- * @dma: DMA address of @page; 0 when unmapped.
- * @page: the memory.
+ * @dma: DMA address of @addr; 0 when unmapped.
+ * @addr: the memory: whole pages, or a kmalloc() block below a page.
+ * @size: bytes at @addr; SDP's buffers change size (ChRcvBuf).
  * @len: received length (receive buffers); payload bytes (SDP send
  *	buffers).
  * @off: where the unread payload starts (SDP receive buffers).
@@ -166,6 +185,9 @@ struct afib_dev {
  * @eor: end of message (receive buffers).
  * @flags: BSDH flags of an SDP send buffer; urgent data ends it, no
  *	more is added.
+ * @posted: an SDP receive buffer is on the receive queue.
+ * @zc: an SDP send buffer's payload is user pages, not a copy; its
+ *	memory only holds the BSDH.
  */
 struct afib_buf {
 	struct ib_cqe		cqe;
@@ -176,13 +198,16 @@ struct afib_buf {
 	};
 	struct ib_sge		sge;
 	u64			dma;
-	struct page		*page;
+	void			*addr;
+	u32			size;
 	u32			len;
 	u32			off;
 	u32			seq;
 	u32			bytes;
 	bool			eor;
 	u8			flags;
+	bool			posted;
+	struct afib_zc		*zc;
 };
 
 /* afib_sock.cq_flags */
@@ -278,6 +303,7 @@ struct afib_ctrl {
  * @rx_slots: receive buffers announced to the peer; one more is posted
  *	for the peer's FIN or ABORT.
  * @tx_slots: send buffers.
+ * @max_send_sge: scatter/gather entries of a send work request.
  * @rx_filled: receive buffers that have pages, the first ones; only
  *	these are posted.  SDP adds more as the peer streams.
  * @tx_filled: send buffers given pages at creation; SDP gives the
@@ -348,6 +374,7 @@ struct afib_sock {
 	struct afib_buf		*tx_bufs;
 	u32			rx_slots;
 	u32			tx_slots;
+	u32			max_send_sge;
 	u32			rx_filled;
 	u32			tx_filled;
 	u32			seg_size;
@@ -414,8 +441,11 @@ void afib_conn_error(struct afib_sock *as, int err);
 int afib_wc_errno(struct afib_sock *as, const struct ib_wc *wc);
 bool __afib_tx_over(struct afib_sock *as);
 int afib_post_recvs(struct afib_sock *as, struct list_head *bufs);
-int afib_buf_fill(struct afib_sock *as, struct afib_buf *buf,
+int afib_buf_fill(struct afib_sock *as, struct afib_buf *buf, u32 size,
 		  enum dma_data_direction dir);
+void afib_buf_empty(struct afib_sock *as, struct afib_buf *buf,
+		    enum dma_data_direction dir);
+void afib_zc_unmap(struct ib_device *ibdev, struct afib_zc *zc);
 u32 __afib_tx_space(struct afib_sock *as);
 bool __afib_tx_room(struct afib_sock *as, u32 segs);
 void __afib_tx_want(struct afib_sock *as, u32 segs);

@@ -472,12 +472,14 @@ static void afib_cm_disconnected(struct afib_sock *as, struct rdma_cm_id *id)
 	spin_lock_bh(&as->lock);
 	as->peer_gone = true;
 	spin_unlock_bh(&as->lock);
-	if (as->xp->disconnected)
-		as->xp->disconnected(as);
 	lock_sock(sk);
-	if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_SYN_RECV)
+	/* A transport with its own end decides itself (sdp_rx_over()). */
+	if (!as->xp->disconnected &&
+	    (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_SYN_RECV))
 		sk->sk_state = TCP_CLOSE;
 	release_sock(sk);
+	if (as->xp->disconnected)
+		as->xp->disconnected(as);
 	sk->sk_state_change(sk);
 	sk->sk_data_ready(sk);
 	sk->sk_write_space(sk);

@@ -67,11 +67,42 @@ static void afib_unmap_array(struct afib_sock *as, struct afib_buf *bufs,
 	u32 i;
 
 	for (i = 0; bufs && i < n; i++) {
+		if (bufs[i].zc)
+			afib_zc_unmap(ibdev, bufs[i].zc);
 		if (!bufs[i].dma)
 			continue;
-		ib_dma_unmap_page(ibdev, bufs[i].dma, as->seg_size, dir);
+		ib_dma_unmap_single(ibdev, bufs[i].dma, bufs[i].size, dir);
 		bufs[i].dma = 0;
 	}
+}
+
+/**
+ * afib_zc_unmap() - unmap the user pages of a zero-copy send.
+ * @ibdev: the device they were mapped for.
+ * @zc: the pages; the caller holds qp_lock.  Idempotent.
+ */
+void afib_zc_unmap(struct ib_device *ibdev, struct afib_zc *zc)
+{
+	u32 i;
+
+	if (!zc->mapped)
+		return;
+	for (i = 1; i <= zc->npages; i++)
+		ib_dma_unmap_page(ibdev, zc->sge[i].addr, zc->sge[i].length,
+				  DMA_TO_DEVICE);
+	zc->mapped = false;
+}
+
+/* Free the memory of an unmapped buffer. */
+static void afib_buf_free(struct afib_buf *buf)
+{
+	if (!buf->addr)
+		return;
+	if (buf->size < PAGE_SIZE)
+		kfree(buf->addr);
+	else
+		free_pages((unsigned long)buf->addr, get_order(buf->size));
+	buf->addr = NULL;
 }
 
 static void afib_free_array(struct afib_sock *as, struct afib_buf *bufs,
@@ -80,8 +111,7 @@ static void afib_free_array(struct afib_sock *as, struct afib_buf *bufs,
 	u32 i;
 
 	for (i = 0; bufs && i < n; i++)
-		if (bufs[i].page)
-			__free_pages(bufs[i].page, get_order(as->seg_size));
+		afib_buf_free(&bufs[i]);
 	kfree(bufs);
 }
 
@@ -105,28 +135,49 @@ void afib_free_bufs(struct afib_sock *as)
  * @as: the socket; the caller holds qp_lock, or owns the QP alone
  *	(creation), and the socket has a device.
  * @buf: a buffer of @as without a page.
+ * @size: its size, a power of two of pages.
  * @dir: DMA_FROM_DEVICE for receive buffers, DMA_TO_DEVICE for send.
  *
  * Return: 0 or -ENOMEM.
  */
-int afib_buf_fill(struct afib_sock *as, struct afib_buf *buf,
+int afib_buf_fill(struct afib_sock *as, struct afib_buf *buf, u32 size,
 		  enum dma_data_direction dir)
 {
 	struct ib_device *ibdev = as->dev->ibdev;
 
-	buf->page = alloc_pages(GFP_KERNEL, get_order(as->seg_size));
-	if (!buf->page)
+	if (size < PAGE_SIZE)
+		buf->addr = kmalloc(size, GFP_KERNEL);
+	else
+		buf->addr = (void *)__get_free_pages(GFP_KERNEL | __GFP_NOWARN,
+						     get_order(size));
+	if (!buf->addr)
 		return -ENOMEM;
-	buf->dma = ib_dma_map_page(ibdev, buf->page, 0, as->seg_size, dir);
+	buf->size = size;
+	buf->dma = ib_dma_map_single(ibdev, buf->addr, size, dir);
 	if (ib_dma_mapping_error(ibdev, buf->dma)) {
-		__free_pages(buf->page, get_order(as->seg_size));
-		buf->page = NULL;
 		buf->dma = 0;
+		afib_buf_free(buf);
 		return -ENOMEM;
 	}
 	buf->sge.addr = buf->dma;
 	buf->sge.lkey = as->dev->pd->local_dma_lkey;
 	return 0;
+}
+
+/**
+ * afib_buf_empty() - take a buffer's memory away, to give it another size.
+ * @as: the socket; the caller holds qp_lock, or as->lock before
+ *	afib_kill() began, and the buffer is idle.
+ * @buf: the buffer.
+ * @dir: as afib_buf_fill().
+ */
+void afib_buf_empty(struct afib_sock *as, struct afib_buf *buf,
+		    enum dma_data_direction dir)
+{
+	if (buf->dma)
+		ib_dma_unmap_single(as->dev->ibdev, buf->dma, buf->size, dir);
+	buf->dma = 0;
+	afib_buf_free(buf);
 }
 
 /* @n buffers, the first @filled of them with pages. */
@@ -145,7 +196,8 @@ static struct afib_buf *afib_alloc_bufs(struct afib_sock *as, u32 n,
 	for (i = 0; i < n; i++) {
 		bufs[i].cqe.done = done;
 		INIT_LIST_HEAD(&bufs[i].list);
-		if (i < filled && afib_buf_fill(as, &bufs[i], dir))
+		if (i < filled &&
+		    afib_buf_fill(as, &bufs[i], as->seg_size, dir))
 			goto err;
 	}
 	return bufs;
@@ -203,8 +255,8 @@ int afib_post_recvs(struct afib_sock *as, struct list_head *bufs)
 
 	list_for_each_entry(buf, bufs, list) {
 		ib_dma_sync_single_for_device(as->dev->ibdev, buf->dma,
-					      as->seg_size, DMA_FROM_DEVICE);
-		buf->sge.length = as->seg_size;
+					      buf->size, DMA_FROM_DEVICE);
+		buf->sge.length = buf->size;
 		buf->rwr.wr_cqe = &buf->cqe;
 		buf->rwr.sg_list = &buf->sge;
 		buf->rwr.num_sge = 1;
@@ -442,6 +494,7 @@ static void afib_seq_qp_size(struct afib_sock *as)
 	as->credit_thresh = afib_credit_thresh(as->rx_slots, afib_max_segs(as));
 	as->rx_filled = as->rx_slots + 1;
 	as->tx_filled = as->tx_slots;
+	as->max_send_sge = 1;
 }
 
 /**
@@ -500,7 +553,9 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	attr.cap.max_send_wr = as->tx_slots + AFIB_CTRL_MAX + 1;
 	/* + FIN (SDP: + rx_end marker), + drain */
 	attr.cap.max_recv_wr = as->rx_slots + 3;
-	attr.cap.max_send_sge = 1;
+	as->max_send_sge = clamp_t(u32, as->max_send_sge, 1,
+				   dev->ibdev->attrs.max_send_sge);
+	attr.cap.max_send_sge = as->max_send_sge;
 	attr.cap.max_recv_sge = 1;
 	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
 	attr.qp_type = IB_QPT_RC;
@@ -1112,7 +1167,7 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	/* No spinlock: the pages stay ours even if afib_kill() runs. */
 	for (i = 0; i < segs; i++) {
 		n = afib_seg_len(as, len, i);
-		if (n && copy_from_iter(page_address(bufs[i]->page), n,
+		if (n && copy_from_iter(bufs[i]->addr, n,
 					&msg->msg_iter) != n) {
 			afib_tx_unreserve(as, segs);
 			err = -EFAULT;
@@ -1218,7 +1273,7 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		n = min_t(u32, buf->len, len - copied);
 		if (!n)
 			continue;
-		if (copy_to_iter(page_address(buf->page), n,
+		if (copy_to_iter(buf->addr, n,
 				 &msg->msg_iter) != n) {
 			err = -EFAULT;
 			break;

@@ -7,8 +7,9 @@
  * management, the send ring and the teardown with SOCK_SEQPACKET, and has
  * its own wire protocol (sdp_proto.h), data path and socket calls.
  *
- * Buffers: every receive buffer holds one message, BSDH first, and has
- * afib_sock.seg_size bytes; a send buffer carries one message of at most
+ * Buffers: every receive buffer holds one message, BSDH first; the size
+ * announced to the peer is afib_sock.seg_size, which ChRcvBuf changes
+ * (sdp_rx.c).  A send buffer carries one message of at most
  * sdp_max_payload() bytes after its BSDH.  Locking as in afib.h.
  */
 #ifndef _SDP_H
@@ -17,17 +18,24 @@
 #include "afib.h"
 
 /*
- * Receive buffers, BSDH included: their size; how many an idle
+ * Receive buffers, BSDH included: their size at first; how many an idle
  * connection posts, and how many are added at a time, up to SO_RCVBUF
- * (at most SDP_MAX_BUFS), when the peer streams.
+ * (at most SDP_MAX_BUFS), when the peer streams.  A sender whose writes
+ * are larger than the peer's buffers asks for SDP_BIG_SIZE ones
+ * (ChRcvBuf); a receiver posts buffers of up to SDP_MAX_SIZE.
  */
-#define SDP_SEG_SIZE		8192U
-#define SDP_RX_INIT		SDP_MIN_BUFS
+#define SDP_SEG_SIZE		2048U
+#define SDP_BIG_SIZE		32768U
+#define SDP_MAX_SIZE		65536U
+#define SDP_RX_INIT		(SDP_MIN_BUFS + 1)
 #define SDP_RX_GROW		4U
 #define SDP_MAX_BUFS		64U
 
 /* Bytes of mapped header each control send has: BSDH + extended. */
 #define SDP_CTRL_SIZE		32U
+
+/* Writes at least this large are sent from the user's pages, not copied. */
+#define SDP_ZCOPY_THRESH	(64 * 1024)
 
 /* The longest a corked or MSG_MORE write waits, as TCP_CORK. */
 #define SDP_CORK_TIMEOUT	(HZ / 5)
@@ -41,10 +49,19 @@
 
 extern const struct proto_ops sdp_stream_ops;
 
+/* Our largest message's payload: the peer's buffers, ours at most. */
 static inline u32 sdp_max_payload(const struct afib_sock *as)
 {
-	return min(as->sdp.peer_rcvsz, as->seg_size) -
+	return min(as->sdp.peer_rcvsz, SDP_MAX_SIZE) -
 	       (u32)sizeof(struct sdp_bsdh);
+}
+
+/* The payload send buffer @buf can carry. */
+static inline u32 sdp_buf_payload(const struct afib_sock *as,
+				  const struct afib_buf *buf)
+{
+	return min_t(u32, sdp_max_payload(as),
+		     buf->size - sizeof(struct sdp_bsdh));
 }
 
 /* sdp_main.c */
@@ -80,6 +97,8 @@ void sdp_keepalive(struct sock *sk, int on);
 int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		int flags);
 void sdp_rx_grow(struct afib_sock *as);
+void sdp_rx_refill(struct afib_sock *as);
+void __sdp_rx_resized(struct afib_sock *as);
 int __sdp_reset(struct afib_sock *as, int err);
 void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc);
 bool sdp_readable(struct afib_sock *as);

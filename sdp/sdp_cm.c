@@ -25,19 +25,25 @@ void sdp_qp_size(struct afib_sock *as)
 	/*
 	 * Up to rx_slots + 1 buffers, all announced; an idle connection
 	 * posts a few, sdp_rx_grow() adds the others when the peer
-	 * streams.  Send buffers get pages when first used.
+	 * streams.  Send buffers get pages when first used.  A stream
+	 * soon has buffers of SDP_BIG_SIZE (ChRcvBuf), so the arrays and
+	 * the queues are sized for about SO_RCVBUF and SO_SNDBUF of those:
+	 * what an idle connection costs is mostly them.
 	 */
-	as->rx_slots = clamp_t(u32, rcv / as->seg_size, SDP_RX_INIT,
+	as->rx_slots = clamp_t(u32, rcv / (SDP_BIG_SIZE / 2), SDP_RX_INIT + 1,
 			       SDP_MAX_BUFS) - 1;
-	as->tx_slots = clamp_t(u32, snd / as->seg_size, 4, SDP_MAX_BUFS);
+	as->tx_slots = clamp_t(u32, snd / SDP_BIG_SIZE, 4, SDP_MAX_BUFS);
 	as->rx_filled = SDP_RX_INIT;
 	as->tx_filled = 0;
+	/* The BSDH and the pages of a 32 KiB message, for zero-copy. */
+	as->max_send_sge = 2 + SDP_BIG_SIZE / PAGE_SIZE;
 }
 
 /* The receive buffers are posted: start the sequence spaces. */
 void sdp_qp_ready(struct afib_sock *as)
 {
 	struct sdp_conn *c = &as->sdp;
+	u32 i;
 
 	spin_lock_bh(&as->lock);
 	c->tx_mseq = 1;
@@ -46,6 +52,13 @@ void sdp_qp_ready(struct afib_sock *as)
 	c->tx_unposted = 0;
 	c->rx_posted = as->rx_filled;
 	c->rx_grow = false;
+	c->rcv_want = 0;
+	c->ack_due = false;
+	c->chrcvbuf_out = false;
+	INIT_LIST_HEAD(&c->rx_park);
+	INIT_LIST_HEAD(&c->rx_spare);
+	for (i = 0; i < as->rx_filled; i++)
+		as->rx_bufs[i].posted = true;
 	c->adv_bufs = c->rx_posted;
 	c->rx_seq = 0;
 	c->rx_end = 0;
@@ -61,8 +74,7 @@ void sdp_qp_ready(struct afib_sock *as)
 	c->probes = 0;
 	c->rx_stamp = jiffies;
 	/* Until the peer says otherwise: its buffers are at least ours. */
-	if (!c->peer_rcvsz)
-		c->peer_rcvsz = as->seg_size;
+	c->peer_rcvsz = as->seg_size;
 	spin_unlock_bh(&as->lock);
 }
 
@@ -160,7 +172,12 @@ int sdp_connected(struct afib_sock *as, const union afib_peer *peer)
 	return 0;
 }
 
-/* The receive queue is closed: see the top of this file. */
+/*
+ * The receive queue is closed: see the top of this file.  A peer that
+ * sent DisConn first left as TCP's peer does after its FIN: the socket
+ * stays in the state TCP calls CLOSE_WAIT (sending fails, see
+ * sdp_tx_get()); one that did not reset the stream.
+ */
 static void sdp_rx_over(struct afib_sock *as)
 {
 	struct sock *sk = &as->sk;
@@ -170,13 +187,15 @@ static void sdp_rx_over(struct afib_sock *as)
 	reset = !as->fin_rcvd && !as->sdp.abort_rcvd && !as->dead;
 	/* A reader that sees rx_over must see the reset. */
 	if (reset)
-		WRITE_ONCE(sk->sk_err, ECONNRESET);
+		__sdp_reset(as, ECONNRESET);
 	/* Paired with the smp_rmb() in sdp_recvmsg(). */
 	smp_wmb();
 	WRITE_ONCE(as->sdp.rx_over, true);
 	spin_unlock_bh(&as->lock);
-	if (reset)
+	if (reset) {
 		sk_error_report(sk);
+		sk->sk_state_change(sk);
+	}
 	sk->sk_data_ready(sk);
 }
 

@@ -39,6 +39,16 @@ enum {
  *	message less the messages received since.
  * @peer_rcvsz: the peer's receive buffer size: our largest message,
  *	BSDH included.
+ * @rcv_want: the size the peer asked for with ChRcvBuf, 0 if none: new
+ *	buffers have it, and once no smaller or larger one is posted the
+ *	ChRcvBufAck goes and afib_sock.seg_size becomes it.
+ * @rx_park: consumed buffers of the old size, waiting for their new page
+ *	(sdp_rx_refill()).
+ * @rx_spare: receive buffers without a page: a resize to bigger ones
+ *	left them out to stay within SO_RCVBUF; sdp_rx_grow() uses them
+ *	first.
+ * @ack_due: a ChRcvBufAck waits for a credit.
+ * @chrcvbuf_out: our ChRcvBuf waits for its acknowledgment.
  * @ipv: IP version of the connection, SDP_IPV4 or SDP_IPV6.
  * @rx_seq: stream offset of the next byte to read.
  * @rx_end: stream offset after the last byte received.
@@ -55,6 +65,8 @@ enum {
  *	took in, for SIOCOUTQ.
  * @tx_bytes: payload bytes posted, a free-running count.
  * @tx_held: a part-filled last buffer waits (Nagle, TCP_CORK, MSG_MORE).
+ * @zcopy_thresh: writes of at least this many bytes gather from the
+ *	user's pages instead of copying (AFIB_SDP_ZCOPY_THRESH), 0: never.
  * @nodelay: TCP_NODELAY.
  * @cork: TCP_CORK.
  * @keepidle: TCP_KEEPIDLE, seconds.
@@ -84,6 +96,11 @@ struct sdp_conn {
 	bool			rx_grow;
 	u32			adv_bufs;
 	u32			peer_rcvsz;
+	u32			rcv_want;
+	struct list_head	rx_park;
+	struct list_head	rx_spare;
+	bool			ack_due;
+	bool			chrcvbuf_out;
 	u8			ipv;
 	u32			rx_seq;
 	u32			rx_end;
@@ -97,6 +114,7 @@ struct sdp_conn {
 	u32			tx_acked;
 	u32			tx_bytes;
 	bool			tx_held;
+	u32			zcopy_thresh;
 	bool			nodelay;
 	bool			cork;
 	int			keepidle;

@@ -168,6 +168,9 @@ static void sdp_sock_init(struct afib_sock *as)
 	as->any_family = family;
 	INIT_DELAYED_WORK(&as->sdp.work, sdp_work);
 	INIT_DELAYED_WORK(&as->sdp.close_work, sdp_close_work);
+	INIT_LIST_HEAD(&as->sdp.rx_park);
+	INIT_LIST_HEAD(&as->sdp.rx_spare);
+	as->sdp.zcopy_thresh = SDP_ZCOPY_THRESH;
 	sdp_sock_link(as);
 }
 
@@ -461,9 +464,20 @@ static int sdp_setsockopt(struct socket *sock, int level, int optname,
 			  sockptr_t optval, unsigned int optlen)
 {
 	struct afib_sock *as = afib_sk(sock->sk);
+	int val;
 
 	if (level == SOL_TCP)
 		return sdp_setsockopt_tcp(as, optname, optval, optlen);
+	if (level == SOL_AFIB && optname == AFIB_SDP_ZCOPY_THRESH) {
+		if (optlen < sizeof(int))
+			return -EINVAL;
+		if (copy_from_sockptr(&val, optval, sizeof(val)))
+			return -EFAULT;
+		if (val < 0)
+			return -EINVAL;
+		WRITE_ONCE(as->sdp.zcopy_thresh, val);
+		return 0;
+	}
 	if (level == SOL_AFIB)
 		return afib_seqpacket_ops.setsockopt(sock, level, optname,
 						     optval, optlen);
@@ -475,8 +489,21 @@ static int sdp_getsockopt(struct socket *sock, int level, int optname,
 {
 	struct afib_sock *as = afib_sk(sock->sk);
 
+	int len, val;
+
 	if (level == SOL_TCP)
 		return sdp_getsockopt_tcp(as, optname, optval, optlen);
+	if (level == SOL_AFIB && optname == AFIB_SDP_ZCOPY_THRESH) {
+		if (get_user(len, optlen))
+			return -EFAULT;
+		if (len < (int)sizeof(int))
+			return -EINVAL;
+		val = READ_ONCE(as->sdp.zcopy_thresh);
+		len = sizeof(int);
+		if (put_user(len, optlen) || copy_to_user(optval, &val, len))
+			return -EFAULT;
+		return 0;
+	}
 	return afib_getsockopt(sock, level, optname, optval, optlen);
 }
 

@@ -6,8 +6,10 @@
  *   sl local_address rem_address st tx_queue:rx_queue tr:tm->when
  *   retrnsmt uid timeout inode refcnt pointer
  *
- * tx_queue is SIOCOUTQ, rx_queue SIOCINQ; the timer columns are 0, as
- * SDP has none of TCP's.  The socket pointer is printed with %pK, as TCP
+ * then SDP's own: send credits, receive buffers posted, the peer's view
+ * of them, our receive buffer size and the peer's, and send buffers
+ * queued but not posted.  tx_queue is SIOCOUTQ, rx_queue SIOCINQ; the
+ * timer columns are 0, as SDP has none of TCP's.  The socket pointer is printed with %pK, as TCP
  * prints it.  Sockets are listed from when they are made until they are
  * freed; the listing takes a reference on each while it prints it.
  */
@@ -57,12 +59,18 @@ static void sdp_proc_sock(struct seq_file *seq, struct afib_sock *as, int sl)
 {
 	struct sockaddr_storage none = {};
 	const struct sockaddr *src, *dst;
+	u32 txq, rxq, credits, posted, adv, seg, peer, queued;
 	struct sock *sk = &as->sk;
-	u32 txq, rxq;
 
 	spin_lock_bh(&as->lock);
 	txq = as->sdp.tx_bytes - as->sdp.tx_acked + as->sdp.tx_unposted;
 	rxq = __sdp_siocinq(as);
+	credits = as->tx_credits;
+	posted = as->sdp.rx_posted;
+	adv = as->sdp.adv_bufs;
+	seg = as->seg_size;
+	peer = as->sdp.peer_rcvsz;
+	queued = as->tx_head - as->tx_posted;
 	spin_unlock_bh(&as->lock);
 
 	seq_printf(seq, "%4d: ", sl);
@@ -77,19 +85,20 @@ static void sdp_proc_sock(struct seq_file *seq, struct afib_sock *as, int sl)
 	seq_putc(seq, ' ');
 	sdp_proc_addr(seq, dst);
 	mutex_unlock(&as->cm_lock);
-	seq_printf(seq, " %02X %08X:%08X 00:00000000 00000000 %5u %8d %lu %d %pK\n",
+	seq_printf(seq, " %02X %08X:%08X 00:00000000 00000000 %5u %8d %lu %d %pK %u %u %u %u %u %u\n",
 		   sdp_tcp_state(as), txq, rxq,
 		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)), 0,
-		   sock_i_ino(sk), refcount_read(&sk->sk_refcnt), sk);
+		   sock_i_ino(sk), refcount_read(&sk->sk_refcnt), sk,
+		   credits, posted, adv, seg, peer, queued);
 }
 
 static int sdp_proc_show(struct seq_file *seq, void *v)
 {
-	struct net *net = seq_file_net(seq);
+	struct net *net = seq_file_single_net(seq);
 	struct afib_sock **socks, *as;
 	unsigned int n = 0, max = 0, i;
 
-	seq_puts(seq, "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n");
+	seq_puts(seq, "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer credits posted adv seg peerseg queued\n");
 	spin_lock_bh(&sdp_socks_lock);
 	list_for_each_entry(as, &sdp_socks, sdp.list)
 		max++;

@@ -808,20 +808,21 @@ static inline bool sdp_can_send(u32 credits, u8 mid, u32 payload)
  * forever; with it an exchange of updates dies out after one each way.
  *
  * Also due, with a single credit to return, when the peer is down to the
- * kept credit and this side's reader has freed a buffer: a few posted
- * buffers with one held by unread data would otherwise stop a peer that
- * has small writes queued (TCP's window would take them).  Only a
- * reader's freeing starts this, never an update's arrival, so the
- * exchange still dies out.  The update itself needs a credit
- * (sdp_can_send()).
+ * kept credit: a few posted buffers with one held by unread data would
+ * otherwise stop a peer that has data queued (TCP's window would take
+ * it).  That needs SDP_MIN_BUFS posted, or a buffer freed by this side's
+ * reader (@read): an update sets the peer's view to what is posted, the
+ * next update from the peer takes one of them, so the peer's view stays
+ * above the kept credit and the exchange still dies out.  The update
+ * itself needs a credit (sdp_can_send()).
  *
  * Return: true if a zero-length Data message should be sent.
  */
 static inline bool sdp_credit_update_due(u32 posted, u32 advertised,
 					 bool read)
 {
-	if (read && advertised <= SDP_CREDITS_KEPT && posted > advertised &&
-	    posted > SDP_CREDITS_KEPT)
+	if (advertised <= SDP_CREDITS_KEPT && posted > advertised &&
+	    (posted >= SDP_MIN_BUFS || (read && posted > SDP_CREDITS_KEPT)))
 		return true;
 	return advertised <= posted / 2 &&
 	       posted - advertised >= SDP_CREDIT_UPDATE_MIN;

@@ -26,19 +26,73 @@
 #include <linux/uio.h>
 #include "sdp.h"
 
-/* Post @buf again.  Caller holds as->lock, the socket is not dead. */
-static void __sdp_repost(struct afib_sock *as, struct afib_buf *buf)
+/* Post the buffers on @bufs.  Caller holds as->lock, socket not dead. */
+static void __sdp_post_recvs(struct afib_sock *as, struct list_head *bufs,
+			     u32 n)
 {
-	LIST_HEAD(one);
+	struct afib_buf *buf;
 
-	list_add(&buf->list, &one);
-	if (!afib_post_recvs(as, &one)) {
-		as->sdp.rx_posted++;
-	} else {
+	if (afib_post_recvs(as, bufs)) {
 		as->peer_gone = true;
 		WRITE_ONCE(as->sk.sk_err, ECONNRESET);
+		return;
 	}
+	list_for_each_entry(buf, bufs, list)
+		buf->posted = true;
+	as->sdp.rx_posted += n;
+}
+
+/*
+ * Post @buf again, or, when it has not the size the peer is told about
+ * or asked for (ChRcvBuf), park it for sdp_rx_refill().  Caller holds
+ * as->lock, socket not dead.
+ */
+static void __sdp_repost(struct afib_sock *as, struct afib_buf *buf)
+{
+	struct sdp_conn *c = &as->sdp;
+	LIST_HEAD(one);
+
+	if (buf->size != (c->rcv_want ?: as->seg_size)) {
+		list_add_tail(&buf->list, &c->rx_park);
+		sdp_work_at(as, 0);
+		return;
+	}
+	list_add(&buf->list, &one);
+	__sdp_post_recvs(as, &one, 1);
 	list_del_init(&buf->list);
+}
+
+/* Is a buffer of the old size still posted?  Caller holds as->lock. */
+static bool __sdp_rx_old_posted(struct afib_sock *as)
+{
+	u32 i;
+
+	for (i = 0; i < as->rx_filled; i++)
+		if (as->rx_bufs[i].posted &&
+		    as->rx_bufs[i].size != as->sdp.rcv_want)
+			return true;
+	return false;
+}
+
+/**
+ * __sdp_rx_resized() - acknowledge the peer's ChRcvBuf once every posted
+ * buffer has the size it asked for.
+ * @as: the socket; caller holds as->lock.
+ *
+ * Only then may the peer send messages of the new size: the receive
+ * queue hands out buffers in order, and every one it still holds must
+ * fit them.
+ */
+void __sdp_rx_resized(struct afib_sock *as)
+{
+	struct sdp_conn *c = &as->sdp;
+
+	if (!c->rcv_want || !list_empty(&c->rx_park) ||
+	    __sdp_rx_old_posted(as))
+		return;
+	as->seg_size = c->rcv_want;
+	c->rcv_want = 0;
+	c->ack_due = true;
 }
 
 /*
@@ -72,13 +126,13 @@ static bool __sdp_rx_merge(struct afib_sock *as, struct afib_buf *buf)
 {
 	struct afib_buf *tail;
 
-	if (buf->len > as->seg_size / 4 || list_empty(&as->rx_queue))
+	if (buf->len > buf->size / 4 || list_empty(&as->rx_queue))
 		return false;
 	tail = list_last_entry(&as->rx_queue, struct afib_buf, list);
-	if (tail->off + tail->len + buf->len > as->seg_size)
+	if (tail->off + tail->len + buf->len > tail->size)
 		return false;
-	memcpy(page_address(tail->page) + tail->off + tail->len,
-	       page_address(buf->page) + buf->off, buf->len);
+	memcpy(tail->addr + tail->off + tail->len,
+	       buf->addr + buf->off, buf->len);
 	tail->len += buf->len;
 	as->sdp.rx_read = true;	/* a buffer freed: tell a starved peer */
 	return true;
@@ -92,13 +146,16 @@ static bool __sdp_rx_merge(struct afib_sock *as, struct afib_buf *buf)
 static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 			const struct sdp_bsdh_host *h, bool *urg, bool *wake)
 {
-	const u8 *msg = page_address(buf->page);
+	const u8 *msg = buf->addr;
 	struct sdp_conn *c = &as->sdp;
 	u32 n = sdp_payload_len(h), size;
 
-	/* After DisConn only credit updates and AbortConn may follow. */
-	if (as->fin_rcvd && h->mid != SDP_MID_ABORT_CONN &&
-	    (h->mid != SDP_MID_DATA || n))
+	/*
+	 * After DisConn no data may follow, nor a second DisConn: the
+	 * peer only receives now, and may still resize its buffers.
+	 */
+	if (as->fin_rcvd && (h->mid == SDP_MID_DISCONN ||
+			     (sdp_mid_has_payload(h->mid) && n)))
 		return -EPROTO;
 	*wake = true;
 	switch (h->mid) {
@@ -123,11 +180,17 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 		if (__sdp_rx_merge(as, buf))
 			break;
 		list_add_tail(&buf->list, &as->rx_queue);
-		/* A bulk sender out of credits: the window is too small. */
-		if (c->adv_bufs <= SDP_CREDITS_KEPT &&
-		    n >= (as->seg_size - sizeof(struct sdp_bsdh)) / 2 &&
-		    as->rx_filled < as->rx_slots + 1)
+		/*
+		 * A sender out of credits: the window is too small.  As
+		 * TCP's grows up to SO_RCVBUF, more buffers are posted,
+		 * reader or not (sdp_rx_grow(), from the socket's work).
+		 */
+		if (c->adv_bufs <= SDP_CREDITS_KEPT && !c->rx_grow &&
+		    (as->rx_filled < as->rx_slots + 1 ||
+		     !list_empty(&c->rx_spare))) {
 			c->rx_grow = true;
+			sdp_work_at(as, 0);
+		}
 		return 0;
 	case SDP_MID_DISCONN:
 		as->fin_rcvd = true;
@@ -140,11 +203,17 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 	case SDP_MID_CHRCVBUF:
 		if (sdp_crbh_parse(sdp_ext_hdr(msg), &size))
 			return -EPROTO;
-		/*
-		 * We keep the size we have: the acknowledgment says so, and
-		 * the peer goes on sending what fits.
-		 */
-		__sdp_send_ctrl(as, SDP_MID_CHRCVBUF_ACK, as->seg_size);
+		/* Whole pages, a power of two of them, SDP_MAX_SIZE at most. */
+		size = PAGE_SIZE << get_order(min(size, SDP_MAX_SIZE));
+		c->rcv_want = size == as->seg_size ? 0 : size;
+		if (!c->rcv_want)
+			c->ack_due = true;	/* nothing to change */
+		break;
+	case SDP_MID_CHRCVBUF_ACK:
+		if (sdp_crbh_parse(sdp_ext_hdr(msg), &size))
+			return -EPROTO;
+		c->peer_rcvsz = size;
+		c->chrcvbuf_out = false;
 		break;
 	case SDP_MID_SENDSM:
 		/* We never advertise buffers (SrcAvail): nothing to cancel. */
@@ -195,12 +264,13 @@ void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 		return;
 	}
 	ib_dma_sync_single_for_cpu(as->dev->ibdev, buf->dma,
-				   min(wc->byte_len, as->seg_size),
+				   min(wc->byte_len, buf->size),
 				   DMA_FROM_DEVICE);
-	err = sdp_bsdh_parse(page_address(buf->page), wc->byte_len,
-			     as->seg_size, &h);
+	err = sdp_bsdh_parse(buf->addr, wc->byte_len,
+			     buf->size, &h);
 
 	spin_lock_bh(&as->lock);
+	buf->posted = false;
 	as->sdp.rx_posted--;
 	if (as->sdp.adv_bufs)
 		as->sdp.adv_bufs--;
@@ -373,42 +443,147 @@ static void __sdp_rx_consume(struct afib_sock *as, struct afib_buf *buf, u32 n)
 	}
 }
 
+/* Receive buffers that have pages, and their bytes.  Holds qp_lock. */
+static u32 sdp_rx_pages(struct afib_sock *as, u32 *bytes)
+{
+	u32 i, n = 0;
+
+	*bytes = 0;
+	for (i = 0; i < as->rx_filled; i++) {
+		if (as->rx_bufs[i].addr) {
+			*bytes += as->rx_bufs[i].size;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Bytes of receive buffers SO_RCVBUF allows, SDP_RX_INIT of @size at least. */
+static u32 sdp_rx_budget(struct afib_sock *as, u32 size)
+{
+	return max_t(u32, READ_ONCE(as->sk.sk_rcvbuf), SDP_RX_INIT * size);
+}
+
 /**
  * sdp_rx_grow() - post more receive buffers, the peer needs them.
- * @as: the socket; the caller is its reader (rx_lock).
+ * @as: the socket; process context, no locks held.
  *
  * Up to SDP_RX_GROW buffers get pages and are posted; the credit update
  * that announces them follows from sdp_ctrl_flush().
  */
 void sdp_rx_grow(struct afib_sock *as)
 {
-	u32 first, n = 0, i;
-	LIST_HEAD(posts);
+	struct afib_buf *buf, *tmp;
+	u32 n = 0, size, bytes;
+	LIST_HEAD(fresh);
 
 	mutex_lock(&as->qp_lock);
 	if (!as->qp)
 		goto unlock;
-	first = as->rx_filled;
-	while (n < SDP_RX_GROW && first + n < as->rx_slots + 1 &&
-	       !afib_buf_fill(as, &as->rx_bufs[first + n], DMA_FROM_DEVICE))
+	size = READ_ONCE(as->sdp.rcv_want) ?: READ_ONCE(as->seg_size);
+	sdp_rx_pages(as, &bytes);
+	while (n < SDP_RX_GROW && bytes + size <= sdp_rx_budget(as, size)) {
+		/* A spare buffer first, else the next one of the array. */
+		spin_lock_bh(&as->lock);
+		buf = list_first_entry_or_null(&as->sdp.rx_spare,
+					       struct afib_buf, list);
+		if (buf)
+			list_del_init(&buf->list);
+		spin_unlock_bh(&as->lock);
+		if (!buf && as->rx_filled == as->rx_slots + 1)
+			break;
+		if (!buf)
+			buf = &as->rx_bufs[as->rx_filled++];
+		if (afib_buf_fill(as, buf, size, DMA_FROM_DEVICE)) {
+			spin_lock_bh(&as->lock);
+			list_add(&buf->list, &as->sdp.rx_spare);
+			spin_unlock_bh(&as->lock);
+			break;
+		}
+		list_add_tail(&buf->list, &fresh);
+		bytes += size;
 		n++;
+	}
 	spin_lock_bh(&as->lock);
 	as->sdp.rx_grow = false;
-	/* The pages are the array's now, posted or not. */
-	as->rx_filled += n;
-	for (i = first; i < first + n; i++)
-		list_add_tail(&as->rx_bufs[i].list, &posts);
-	if (n && !as->dead) {
-		if (!afib_post_recvs(as, &posts)) {
-			as->sdp.rx_posted += n;
-			sdp_ctrl_flush(as);
-		} else {
-			as->peer_gone = true;
-			WRITE_ONCE(as->sk.sk_err, ECONNRESET);
-		}
+	if (as->sdp.rcv_want && as->sdp.rcv_want != size) {
+		/* A ChRcvBuf came meanwhile: sdp_rx_refill() resizes them. */
+		list_splice_tail_init(&fresh, &as->sdp.rx_park);
+		sdp_work_at(as, 0);
+	} else if (!as->dead && n) {
+		__sdp_post_recvs(as, &fresh, n);
+		sdp_ctrl_flush(as);
 	}
-	for (i = first; i < first + n; i++)
-		list_del_init(&as->rx_bufs[i].list);
+	list_for_each_entry_safe(buf, tmp, &fresh, list)
+		list_del_init(&buf->list);
+	spin_unlock_bh(&as->lock);
+unlock:
+	mutex_unlock(&as->qp_lock);
+}
+
+/**
+ * sdp_rx_refill() - give parked receive buffers the size the peer asked
+ * for and post them.
+ * @as: the socket; process context, no locks held.
+ *
+ * A page of the new size that cannot be had gives up the change: the
+ * buffer keeps the size announced, and the acknowledgment says so.
+ */
+void sdp_rx_refill(struct afib_sock *as)
+{
+	struct sdp_conn *c = &as->sdp;
+	u32 want, n = 0, k = 0, bytes;
+	struct afib_buf *buf, *tmp;
+	LIST_HEAD(parked);
+
+	mutex_lock(&as->qp_lock);
+	spin_lock_bh(&as->lock);
+	list_splice_init(&c->rx_park, &parked);
+	want = c->rcv_want ?: as->seg_size;
+	spin_unlock_bh(&as->lock);
+	if (!as->qp)
+		goto unlock;
+	list_for_each_entry_safe(buf, tmp, &parked, list) {
+		afib_buf_empty(as, buf, DMA_FROM_DEVICE);
+		sdp_rx_pages(as, &bytes);
+		if (bytes + want > sdp_rx_budget(as, want)) {
+			/* Bigger buffers, fewer of them. */
+			spin_lock_bh(&as->lock);
+			list_move(&buf->list, &c->rx_spare);
+			spin_unlock_bh(&as->lock);
+			continue;
+		}
+		if (afib_buf_fill(as, buf, want, DMA_FROM_DEVICE)) {
+			want = as->seg_size;
+			if (afib_buf_fill(as, buf, want, DMA_FROM_DEVICE))
+				break;	/* no memory at all: left unposted */
+			spin_lock_bh(&as->lock);
+			c->rcv_want = want == as->seg_size ? 0 : c->rcv_want;
+			c->ack_due = true;
+			spin_unlock_bh(&as->lock);
+		}
+		n++;
+	}
+	spin_lock_bh(&as->lock);
+	if (!as->dead) {
+		/* The first @n have pages; any after them keep waiting. */
+		LIST_HEAD(posts);
+
+		list_for_each_entry_safe(buf, tmp, &parked, list) {
+			if (k == n)
+				break;
+			list_move_tail(&buf->list, &posts);
+			k++;
+		}
+		if (k)
+			__sdp_post_recvs(as, &posts, k);
+		list_for_each_entry_safe(buf, tmp, &posts, list)
+			list_del_init(&buf->list);
+		/* Also when every one went spare: the last old one is gone. */
+		__sdp_rx_resized(as);
+		sdp_ctrl_flush(as);
+	}
+	list_splice(&parked, &c->rx_park);
 	spin_unlock_bh(&as->lock);
 unlock:
 	mutex_unlock(&as->qp_lock);
@@ -476,7 +651,7 @@ int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			/* No spinlock: the page stays ours, see the top. */
 			n = min_t(size_t, avail, len - copied);
 			if (!(flags & MSG_TRUNC) &&
-			    copy_to_iter(page_address(buf->page) + off, n,
+			    copy_to_iter(buf->addr + off, n,
 					 &msg->msg_iter) != n) {
 				err = -EFAULT;
 				break;

@@ -60,8 +60,10 @@ static void __sdp_sent(struct afib_sock *as)
  * __sdp_send_ctrl() - post a control message.
  * @as: a connected socket; caller holds as->lock.
  * @mid: SDP_MID_DATA (a credit update, no payload), SDP_MID_DISCONN,
- *	SDP_MID_ABORT_CONN, SDP_MID_SENDSM or SDP_MID_CHRCVBUF_ACK.
- * @ext: the extended header's value (ChRcvBufAck: the buffer size).
+ *	SDP_MID_ABORT_CONN, SDP_MID_SENDSM, SDP_MID_CHRCVBUF or
+ *	SDP_MID_CHRCVBUF_ACK.
+ * @ext: the extended header's value (ChRcvBuf, ChRcvBufAck: the buffer
+ *	size).
  *
  * Return: 0, -EAGAIN without a credit or a control slot, or the post's
  * error.
@@ -84,7 +86,7 @@ int __sdp_send_ctrl(struct afib_sock *as, u8 mid, u32 ext)
 	    !sdp_can_send(as->tx_credits, mid, 0))
 		return -EAGAIN;
 	__sdp_bsdh(as, ctrl->hdr, mid, 0, len);
-	if (mid == SDP_MID_CHRCVBUF_ACK)
+	if (mid == SDP_MID_CHRCVBUF || mid == SDP_MID_CHRCVBUF_ACK)
 		sdp_crbh_build(ctrl->hdr + sizeof(struct sdp_bsdh), ext);
 	ctrl->sge.length = len;
 	ib_dma_sync_single_for_device(as->dev->ibdev, ctrl->sge.addr, len,
@@ -113,13 +115,22 @@ static int __sdp_post(struct afib_sock *as, struct afib_buf *buf, bool signal)
 	struct ib_send_wr *wr = &buf->swr;
 
 	lockdep_assert_held(&as->lock);
-	__sdp_bsdh(as, page_address(buf->page), SDP_MID_DATA, buf->flags, len);
+	__sdp_bsdh(as, buf->addr, SDP_MID_DATA, buf->flags, len);
+	memset(wr, 0, sizeof(*wr));
+	if (buf->zc) {
+		/* The header from the buffer, the payload from the pages. */
+		buf->zc->sge[0] = buf->sge;
+		buf->zc->sge[0].length = sizeof(struct sdp_bsdh);
+		wr->sg_list = buf->zc->sge;
+		wr->num_sge = buf->zc->npages + 1;
+		len = sizeof(struct sdp_bsdh);
+	} else {
+		buf->sge.length = len;
+		wr->sg_list = &buf->sge;
+		wr->num_sge = 1;
+	}
 	ib_dma_sync_single_for_device(as->dev->ibdev, buf->dma, len,
 				      DMA_TO_DEVICE);
-	memset(wr, 0, sizeof(*wr));
-	buf->sge.length = len;
-	wr->sg_list = &buf->sge;
-	wr->num_sge = 1;
 	wr->wr_cqe = &buf->cqe;
 	wr->opcode = IB_WR_SEND;
 	if (signal || as->tx_unsig + 1 >= as->tx_slots / 2)
@@ -160,7 +171,6 @@ static bool __sdp_hold(struct afib_sock *as)
  */
 static void __sdp_tx_push(struct afib_sock *as, bool force)
 {
-	u32 max = sdp_max_payload(as);
 	struct afib_buf *buf;
 	bool last, held;
 
@@ -171,7 +181,8 @@ static void __sdp_tx_push(struct afib_sock *as, bool force)
 		last = buf->seq == as->tx_head;
 		if (last && as->tx_busy)
 			break;	/* a writer is filling it */
-		held = last && buf->len < max && !buf->flags && !force &&
+		held = last && buf->len < sdp_buf_payload(as, buf) &&
+		       !buf->flags && !buf->zc && !force &&
 		       __sdp_hold(as);
 		if (held) {
 			as->sdp.tx_held = true;
@@ -226,6 +237,9 @@ void sdp_ctrl_flush(struct afib_sock *as)
 		as->fin_pending = false;
 		as->fin_sent = true;
 	}
+	if (c->ack_due && !as->peer_gone &&
+	    !__sdp_send_ctrl(as, SDP_MID_CHRCVBUF_ACK, as->seg_size))
+		c->ack_due = false;
 	if (!as->peer_gone &&
 	    sdp_credit_update_due(c->rx_posted, c->adv_bufs, c->rx_read))
 		__sdp_send_ctrl(as, SDP_MID_DATA, 0);
@@ -251,6 +265,32 @@ int sdp_send_ctrl(struct afib_sock *as, enum afib_msg_type type)
 	return err;
 }
 
+/*
+ * Everything sent completed: an idle connection keeps the memory of the
+ * send buffer it uses next, and frees the others.  Caller holds as->lock;
+ * no buffer is reserved, and afib_kill(), which unmaps them, has not
+ * begun.
+ */
+static void __sdp_tx_shrink(struct afib_sock *as)
+{
+	struct afib_buf *next = &as->tx_bufs[as->tx_head % as->tx_slots];
+	struct afib_buf *last = &as->tx_bufs[(as->tx_head - 1) % as->tx_slots];
+	u32 i;
+
+	if (as->tx_tail != as->tx_head || as->tx_busy || as->dead)
+		return;
+	if (!next->addr && last->addr) {
+		swap(next->addr, last->addr);
+		swap(next->dma, last->dma);
+		swap(next->size, last->size);
+		next->sge = last->sge;
+		last->sge.addr = 0;
+	}
+	for (i = 0; i < as->tx_slots; i++)
+		if (&as->tx_bufs[i] != next && as->tx_bufs[i].addr)
+			afib_buf_empty(as, &as->tx_bufs[i], DMA_TO_DEVICE);
+}
+
 void sdp_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
@@ -261,6 +301,7 @@ void sdp_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 	/* Flushed unsignaled requests may complete too, in order. */
 	__afib_tx_complete(as, buf->seq, buf->bytes);
 	sdp_ctrl_flush(as);
+	__sdp_tx_shrink(as);
 	wake = __afib_tx_wake(as);
 	spin_unlock_bh(&as->lock);
 
@@ -300,12 +341,19 @@ static int sdp_tx_get(struct afib_sock *as, struct afib_buf **bufp,
 
 	spin_lock_bh(&as->lock);
 	if (__afib_tx_over(as)) {
+		/*
+		 * Writing to a peer that is gone: as TCP's peer answers
+		 * with a reset, the socket is closed now.
+		 */
+		if (as->peer_gone && sk->sk_state == TCP_ESTABLISHED &&
+		    !READ_ONCE(sk->sk_err))
+			__sdp_reset(as, EPIPE);
 		err = sock_error(sk) ?: -EPIPE;
 		goto out;
 	}
 	buf = &as->tx_bufs[(as->tx_head - 1) % as->tx_slots];
-	*fresh = as->tx_posted == as->tx_head || buf->flags ||
-		 buf->len == sdp_max_payload(as);
+	*fresh = as->tx_posted == as->tx_head || buf->flags || buf->zc ||
+		 buf->len == sdp_buf_payload(as, buf);
 	if (!*fresh) {
 		*bufp = buf;
 	} else if (!__afib_tx_space(as)) {
@@ -377,16 +425,231 @@ static void sdp_tx_put(struct afib_sock *as, struct afib_buf *buf, bool fresh,
 		as->sk.sk_write_space(&as->sk);
 }
 
-/* Give a send buffer its page when it is first used. */
+/* The size a send buffer needs for the peer's buffers. */
+static u32 sdp_tx_size(struct afib_sock *as)
+{
+	u32 need = sdp_max_payload(as) + sizeof(struct sdp_bsdh);
+
+	return need < PAGE_SIZE ? roundup_pow_of_two(need) :
+				  PAGE_SIZE << get_order(need);
+}
+
+/*
+ * Give a new send buffer its page when it is first used, or a bigger one
+ * once the peer's buffers grew (ChRcvBufAck).
+ */
 static int sdp_tx_fill(struct afib_sock *as, struct afib_buf *buf)
 {
+	u32 size = sdp_tx_size(as);
 	int err = -EPIPE;
 
 	mutex_lock(&as->qp_lock);
-	if (as->qp)
-		err = afib_buf_fill(as, buf, DMA_TO_DEVICE);
+	if (as->qp) {
+		afib_buf_empty(as, buf, DMA_TO_DEVICE);
+		err = afib_buf_fill(as, buf, size, DMA_TO_DEVICE);
+	}
 	mutex_unlock(&as->qp_lock);
 	return err;
+}
+
+/*
+ * Writes larger than the peer's buffers: ask it for bigger ones, once
+ * (ChRcvBuf; the peer's ChRcvBufAck says what it did).
+ */
+static void sdp_ask_bigger(struct afib_sock *as, size_t size)
+{
+	struct sdp_conn *c = &as->sdp;
+
+	if (READ_ONCE(c->chrcvbuf_out) || c->peer_rcvsz >= SDP_BIG_SIZE ||
+	    size < 2 * sdp_max_payload(as))
+		return;
+	spin_lock_bh(&as->lock);
+	if (!c->chrcvbuf_out && !as->peer_gone &&
+	    !__sdp_send_ctrl(as, SDP_MID_CHRCVBUF, SDP_BIG_SIZE))
+		c->chrcvbuf_out = true;
+	spin_unlock_bh(&as->lock);
+}
+
+/*
+ * Zero-copy sends.  A large write is not copied into send buffers: each
+ * message is posted with the BSDH from its buffer and the payload
+ * straight from the user's pages, pinned and mapped meanwhile.  That is
+ * done only while nothing else is queued and a credit lets the message
+ * go at once, so its completion (an RC ack, bounded by the retry
+ * timeouts) comes soon: sendmsg() waits for it before it returns and
+ * the user may change the memory.  Otherwise the write is copied.  The
+ * peer's receiver copies once, so the data is copied once in all, not
+ * twice.
+ */
+static bool sdp_zc_wanted(struct afib_sock *as, struct msghdr *msg,
+			  size_t left, int flags)
+{
+	u32 thresh = READ_ONCE(as->sdp.zcopy_thresh);
+
+	return thresh && left >= thresh && as->max_send_sge > 2 &&
+	       user_backed_iter(&msg->msg_iter) &&
+	       !(flags & (MSG_OOB | MSG_MORE | MSG_DONTWAIT)) &&
+	       !READ_ONCE(as->sdp.cork);
+}
+
+/* Pin and map the next @len bytes of @iter into @zc.  Holds qp_lock. */
+static ssize_t sdp_zc_map(struct afib_sock *as, struct afib_zc *zc,
+			  struct iov_iter *iter, size_t len)
+{
+	struct ib_device *ibdev = as->dev->ibdev;
+	size_t start, left;
+	ssize_t bytes;
+	u32 i, n;
+
+	bytes = iov_iter_get_pages2(iter, zc->pages, len,
+				    min(as->max_send_sge - 1, AFIB_ZC_PAGES),
+				    &start);
+	if (bytes <= 0)
+		return bytes ?: -EFAULT;
+	zc->npages = DIV_ROUND_UP(start + bytes, PAGE_SIZE);
+	left = bytes;
+	for (i = 0; i < zc->npages; i++) {
+		n = min_t(size_t, left, PAGE_SIZE - start);
+		zc->sge[i + 1].addr = ib_dma_map_page(ibdev, zc->pages[i],
+						      start, n, DMA_TO_DEVICE);
+		if (ib_dma_mapping_error(ibdev, zc->sge[i + 1].addr)) {
+			zc->npages = i;
+			zc->mapped = true;
+			afib_zc_unmap(ibdev, zc);
+			zc->npages = DIV_ROUND_UP(start + bytes, PAGE_SIZE);
+			iov_iter_revert(iter, bytes);
+			return -ENOMEM;
+		}
+		zc->sge[i + 1].length = n;
+		zc->sge[i + 1].lkey = as->dev->pd->local_dma_lkey;
+		left -= n;
+		start = 0;
+	}
+	zc->mapped = true;
+	return bytes;
+}
+
+/* Unpin the pages of a completed zero-copy send.  Holds qp_lock. */
+static void sdp_zc_put(struct afib_sock *as, struct afib_buf *buf)
+{
+	struct afib_zc *zc = buf->zc;
+	u32 j;
+
+	/* afib_kill() unmaps them itself, under qp_lock. */
+	if (zc->mapped)
+		afib_zc_unmap(as->dev->ibdev, zc);
+	for (j = 0; j < zc->npages; j++)
+		put_page(zc->pages[j]);
+	kfree(zc);
+	buf->zc = NULL;
+}
+
+/*
+ * A send buffer the writer is about to use again may still hold the
+ * pages of a zero-copy send of this call: it completed (the ring let
+ * the buffer go), unpin them now.
+ */
+static void sdp_zc_reuse(struct afib_sock *as, struct afib_buf *buf)
+{
+	if (!buf->zc)
+		return;
+	mutex_lock(&as->qp_lock);
+	sdp_zc_put(as, buf);
+	mutex_unlock(&as->qp_lock);
+}
+
+/* Unpin what the zero-copy sends of this writer used; all completed. */
+static void sdp_zc_release(struct afib_sock *as)
+{
+	u32 i;
+
+	mutex_lock(&as->qp_lock);
+	for (i = 0; as->tx_bufs && i < as->tx_slots; i++)
+		if (as->tx_bufs[i].zc)
+			sdp_zc_put(as, &as->tx_bufs[i]);
+	mutex_unlock(&as->qp_lock);
+}
+
+/*
+ * Send one message of at most @left bytes from the user's pages.
+ * Returns its length, 0 when it cannot go at once (the caller copies
+ * instead), or a negative errno.
+ */
+static ssize_t sdp_send_zc(struct afib_sock *as, struct msghdr *msg,
+			   size_t left, u32 *last_seq)
+{
+	struct afib_buf *buf = NULL;
+	ssize_t bytes = -ENOMEM;
+	struct afib_zc *zc;
+
+	zc = kzalloc(sizeof(*zc), GFP_KERNEL);
+	if (!zc)
+		return 0;
+	spin_lock_bh(&as->lock);
+	if (!__afib_tx_over(as) && as->tx_posted == as->tx_head &&
+	    __afib_tx_space(as) &&
+	    sdp_can_send(as->tx_credits, SDP_MID_DATA, 1)) {
+		buf = &as->tx_bufs[as->tx_head % as->tx_slots];
+		buf->seq = ++as->tx_head;
+		buf->len = 0;
+		buf->flags = 0;
+		as->tx_busy = true;
+	}
+	spin_unlock_bh(&as->lock);
+	if (!buf) {
+		kfree(zc);
+		return 0;
+	}
+	sdp_zc_reuse(as, buf);
+	mutex_lock(&as->qp_lock);
+	if (as->qp && !buf->addr)
+		afib_buf_fill(as, buf, sdp_tx_size(as), DMA_TO_DEVICE);
+	if (as->qp && buf->addr)
+		bytes = sdp_zc_map(as, zc, &msg->msg_iter,
+				   min_t(size_t, left, sdp_max_payload(as)));
+	if (bytes > 0)
+		buf->zc = zc;
+	mutex_unlock(&as->qp_lock);
+	if (bytes <= 0)
+		kfree(zc);
+	if (bytes > 0)
+		*last_seq = buf->seq;
+	sdp_tx_put(as, buf, true, max_t(ssize_t, bytes, 0), true, 0);
+	return bytes == -ENOMEM ? 0 : bytes;
+}
+
+/*
+ * Have the sends up to ring position @seq completed?  If not, the
+ * completion that frees the ring up to there wakes the caller.
+ */
+static bool sdp_zc_done(struct afib_sock *as, u32 seq)
+{
+	bool done;
+
+	spin_lock_bh(&as->lock);
+	done = as->dead || (s32)(as->tx_tail - seq) >= 0;
+	if (!done)
+		__afib_tx_want(as, as->tx_slots - (as->tx_head - seq));
+	spin_unlock_bh(&as->lock);
+	return done;
+}
+
+/*
+ * Wait, whatever the signals, until the zero-copy sends up to @seq
+ * completed.  They were posted when they were queued, so nothing but the
+ * adapters' own acknowledgments (or the connection's end) is waited for.
+ */
+static void sdp_zc_wait(struct afib_sock *as, u32 seq)
+{
+	long timeo;
+
+	while (!sdp_zc_done(as, seq)) {
+		timeo = HZ / 10;
+		if (afib_wait_cq(as, &timeo, sdp_zc_done(as, seq)) &&
+		    signal_pending(current))
+			usleep_range(100, 200);
+	}
+	sdp_zc_release(as);
 }
 
 /* Wait for a connection in progress, as TCP's sendmsg() does. */
@@ -412,10 +675,12 @@ int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	struct afib_sock *as = afib_sk(sk);
 	int flags = msg->msg_flags;
 	struct afib_buf *buf;
+	bool fresh, zc = false;
 	size_t copied = 0;
-	bool fresh;
+	u32 zc_seq;
+	ssize_t sent;
 	long timeo;
-	u32 n, max;
+	u32 n;
 	int err;
 
 	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
@@ -426,8 +691,19 @@ int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 		err = -ERESTARTSYS;
 		goto out;
 	}
-	max = sdp_max_payload(as);
+	sdp_ask_bigger(as, size);
 	while (copied < size) {
+		if (sdp_zc_wanted(as, msg, size - copied, flags)) {
+			sent = sdp_send_zc(as, msg, size - copied, &zc_seq);
+			if (sent < 0) {
+				err = sent;
+				break;
+			}
+			zc |= sent > 0;
+			copied += sent;
+			if (sent)
+				continue;
+		}
 		err = sdp_tx_get(as, &buf, &fresh);
 		if (err == -EAGAIN && timeo) {
 			err = afib_wait_cq(as, &timeo, sdp_tx_ready(as));
@@ -436,16 +712,19 @@ int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 		}
 		if (err)
 			break;
-		if (!buf->page) {
+		if (fresh)
+			sdp_zc_reuse(as, buf);
+		if (fresh && (!buf->addr || buf->size < sdp_tx_size(as))) {
 			err = sdp_tx_fill(as, buf);
 			if (err) {
 				sdp_tx_put(as, buf, fresh, 0, true, flags);
 				break;
 			}
 		}
-		n = min_t(size_t, size - copied, max - buf->len);
+		n = min_t(size_t, size - copied,
+			  sdp_buf_payload(as, buf) - buf->len);
 		/* No spinlock: the page stays ours even if afib_kill() runs. */
-		if (copy_from_iter(page_address(buf->page) +
+		if (copy_from_iter(buf->addr +
 				   sizeof(struct sdp_bsdh) + buf->len, n,
 				   &msg->msg_iter) != n) {
 			sdp_tx_put(as, buf, fresh, 0, true, flags);
@@ -455,6 +734,8 @@ int sdp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 		copied += n;
 		sdp_tx_put(as, buf, fresh, n, copied == size, flags);
 	}
+	if (zc)
+		sdp_zc_wait(as, zc_seq);
 	mutex_unlock(&as->tx_lock);
 out:
 	if (copied)
@@ -509,6 +790,10 @@ void sdp_work(struct work_struct *work)
 	unsigned long next = 0, end = READ_ONCE(as->sdp.conn_end);
 	bool dead = false;
 
+	if (READ_ONCE(as->sdp.rx_grow))
+		sdp_rx_grow(as);
+	if (!list_empty_careful(&as->sdp.rx_park))
+		sdp_rx_refill(as);
 	/* connect() gave up waiting, as TCP's SYN retries would. */
 	if (end && READ_ONCE(sk->sk_state) == TCP_SYN_SENT) {
 		if (time_after_eq(jiffies, end))

@@ -721,6 +721,10 @@ static void sdp_credit_update_rule(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, sdp_credit_update_due(2, 0, false));
 	KUNIT_EXPECT_TRUE(test, sdp_credit_update_due(3, 1, false));
 	KUNIT_EXPECT_FALSE(test, sdp_credit_update_due(3, 2, false));
+	/* Down to the kept credit, SDP_MIN_BUFS posted: one credit is enough. */
+	KUNIT_EXPECT_TRUE(test, sdp_credit_update_due(16, 1, false));
+	KUNIT_EXPECT_TRUE(test, sdp_credit_update_due(3, 0, false));
+	KUNIT_EXPECT_FALSE(test, sdp_credit_update_due(2, 1, false));
 	KUNIT_EXPECT_TRUE(test, sdp_credit_update_due(4, 2, false));
 	KUNIT_EXPECT_FALSE(test, sdp_credit_update_due(5, 3, false));
 	KUNIT_EXPECT_TRUE(test, sdp_credit_update_due(16, 8, false));
