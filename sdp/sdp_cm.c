@@ -54,6 +54,7 @@ void sdp_qp_ready(struct afib_sock *as)
 	c->rx_grow = false;
 	c->rcv_want = 0;
 	c->ack_due = false;
+	c->sendsm_due = false;
 	c->chrcvbuf_out = false;
 	INIT_LIST_HEAD(&c->rx_park);
 	INIT_LIST_HEAD(&c->rx_spare);

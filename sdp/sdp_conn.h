@@ -48,6 +48,7 @@ enum {
  *	left them out to stay within SO_RCVBUF; sdp_rx_grow() uses them
  *	first.
  * @ack_due: a ChRcvBufAck waits for a credit.
+ * @sendsm_due: a SendSM (refusing a SrcAvail) waits for a credit.
  * @chrcvbuf_out: our ChRcvBuf waits for its acknowledgment.
  * @ipv: IP version of the connection, SDP_IPV4 or SDP_IPV6.
  * @rx_seq: stream offset of the next byte to read.
@@ -100,6 +101,7 @@ struct sdp_conn {
 	struct list_head	rx_park;
 	struct list_head	rx_spare;
 	bool			ack_due;
+	bool			sendsm_due;
 	bool			chrcvbuf_out;
 	u8			ipv;
 	u32			rx_seq;

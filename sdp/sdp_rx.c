@@ -139,6 +139,36 @@ static bool __sdp_rx_merge(struct afib_sock *as, struct afib_buf *buf)
 }
 
 /*
+ * Queue the @n payload bytes at @off in @buf as stream data, or merge
+ * them into the last unread buffer.  Returns true if @buf is kept.
+ * Caller holds as->lock.
+ */
+static bool __sdp_rx_data(struct afib_sock *as, struct afib_buf *buf, u32 off,
+			  u32 n)
+{
+	struct sdp_conn *c = &as->sdp;
+
+	buf->off = off;
+	buf->len = n;
+	as->rx_bytes += n;
+	c->rx_end += n;
+	if (__sdp_rx_merge(as, buf))
+		return false;
+	list_add_tail(&buf->list, &as->rx_queue);
+	/*
+	 * A sender out of credits: the window is too small.  As TCP's
+	 * grows up to SO_RCVBUF, more buffers are posted, reader or not
+	 * (sdp_rx_grow(), from the socket's work).
+	 */
+	if (c->adv_bufs <= SDP_CREDITS_KEPT && !c->rx_grow &&
+	    (as->rx_filled < as->rx_slots + 1 || !list_empty(&c->rx_spare))) {
+		c->rx_grow = true;
+		sdp_work_at(as, 0);
+	}
+	return true;
+}
+
+/*
  * Act on a message whose header is sound.  Returns 0 with the buffer
  * kept (queued data) or reposted, 1 when the buffer is done with (the
  * stream is over), or -EPROTO.  Caller holds as->lock.
@@ -149,12 +179,14 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 	const u8 *msg = buf->addr;
 	struct sdp_conn *c = &as->sdp;
 	u32 n = sdp_payload_len(h), size;
+	struct sdp_srcah_host sa;
 
 	/*
 	 * After DisConn no data may follow, nor a second DisConn: the
 	 * peer only receives now, and may still resize its buffers.
 	 */
 	if (as->fin_rcvd && (h->mid == SDP_MID_DISCONN ||
+			     h->mid == SDP_MID_SRCAVAIL ||
 			     (sdp_mid_has_payload(h->mid) && n)))
 		return -EPROTO;
 	*wake = true;
@@ -167,31 +199,34 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 		/* Data for a closed socket resets the stream, as in TCP. */
 		if (sock_flag(&as->sk, SOCK_DEAD))
 			return -EPROTO;
-		buf->off = sdp_hdrs_len(h->mid);
-		buf->len = n;
 		if (h->flags & SDP_OOB_PRES) {
 			c->urg_pos = c->rx_end + n - 1;
-			c->urg_byte = msg[buf->off + n - 1];
+			c->urg_byte = msg[sdp_hdrs_len(h->mid) + n - 1];
 			c->urg = SDP_URG_VALID;
 			*urg = true;
 		}
-		as->rx_bytes += n;
-		c->rx_end += n;
-		if (__sdp_rx_merge(as, buf))
-			break;
-		list_add_tail(&buf->list, &as->rx_queue);
+		if (__sdp_rx_data(as, buf, sdp_hdrs_len(h->mid), n))
+			return 0;
+		break;
+	case SDP_MID_SRCAVAIL:
 		/*
-		 * A sender out of credits: the window is too small.  As
-		 * TCP's grows up to SO_RCVBUF, more buffers are posted,
-		 * reader or not (sdp_rx_grow(), from the socket's work).
+		 * The peer offers a buffer to RDMA-read.  This side's
+		 * zero-copy is the sender's (sdp_tx.c): it takes the bytes
+		 * sent inline as data and refuses the rest with SendSM,
+		 * after which the source sends it as Data, as an OFED sink
+		 * does when it does not read.
 		 */
-		if (c->adv_bufs <= SDP_CREDITS_KEPT && !c->rx_grow &&
-		    (as->rx_filled < as->rx_slots + 1 ||
-		     !list_empty(&c->rx_spare))) {
-			c->rx_grow = true;
-			sdp_work_at(as, 0);
-		}
-		return 0;
+		if (sdp_srcah_parse(sdp_ext_hdr(msg), n, &sa))
+			return -EPROTO;
+		if (sock_flag(&as->sk, SOCK_DEAD))
+			return -EPROTO;
+		c->sendsm_due = true;
+		if (n && __sdp_rx_data(as, buf, sdp_hdrs_len(h->mid), n))
+			return 0;
+		break;
+	case SDP_MID_SRCAVAIL_CANCEL:
+		/* Nothing was read of it: the rest comes as Data. */
+		break;
 	case SDP_MID_DISCONN:
 		as->fin_rcvd = true;
 		WRITE_ONCE(as->sk.sk_shutdown,
@@ -220,9 +255,9 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 		break;
 	default:
 		/*
-		 * SrcAvail, SinkAvail, RdmaRdCompl and SrcAvailCancel belong
-		 * to zero-copy transfers this side never agreed to: reset,
-		 * as OFED resets a SinkAvail.
+		 * SinkAvail offers a buffer to RDMA-write into, which this
+		 * side does not do: reset, as OFED resets a SinkAvail.  An
+		 * RdmaRdCompl answers a SrcAvail this side never sent.
 		 */
 		return -EPROTO;
 	}

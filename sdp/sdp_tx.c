@@ -240,6 +240,9 @@ void sdp_ctrl_flush(struct afib_sock *as)
 	if (c->ack_due && !as->peer_gone &&
 	    !__sdp_send_ctrl(as, SDP_MID_CHRCVBUF_ACK, as->seg_size))
 		c->ack_due = false;
+	if (c->sendsm_due && !as->peer_gone &&
+	    !__sdp_send_ctrl(as, SDP_MID_SENDSM, 0))
+		c->sendsm_due = false;
 	if (!as->peer_gone &&
 	    sdp_credit_update_due(c->rx_posted, c->adv_bufs, c->rx_read))
 		__sdp_send_ctrl(as, SDP_MID_DATA, 0);

@@ -111,7 +111,7 @@ static bool port_in_range(int port)
 
 /*
  * poll() @fd for @events until all of @want are reported or @ms passed;
- * then the mask at that moment (0: nothing).
+ * then the mask a moment later (0: nothing).
  */
 static int wait_mask(int fd, short events, short want, int ms)
 {
@@ -120,8 +120,15 @@ static int wait_mask(int fd, short events, short want, int ms)
 
 	for (;;) {
 		rev = afib_poll1(fd, events, 50);
-		if (rev > 0 && (rev & want) == want)
+		if (rev > 0 && (rev & want) == want) {
+			/*
+			 * The state a wakeup announces may still be settling:
+			 * TCP reports the error (POLLERR) before tcp_done()
+			 * shuts the socket down.
+			 */
+			afib_msleep(20);
 			return afib_poll1(fd, events, 0);
+		}
 		if (afib_now_ms() >= end)
 			return rev;
 		if (rev > 0)
