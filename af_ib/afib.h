@@ -438,6 +438,27 @@ bool afib_tx_idle(struct afib_sock *as);
 bool afib_tx_writable(struct afib_sock *as, u32 segs);
 void afib_write_space(struct sock *sk);
 void afib_conn_error(struct afib_sock *as, int err);
+void afib_disconnect(struct afib_sock *as, struct rdma_cm_id *id);
+
+/**
+ * afib_wc_fatal() - does the failed completion @wc end the connection?
+ * @as: the socket whose QP it came from.
+ * @wc: the completion.
+ *
+ * A flushed request means the QP is in the error state.  After our own
+ * disconnect, the peer's or afib_kill() (each sets peer_gone first) that
+ * is the teardown; before, the QP failed by itself: rxe, for one, flushes
+ * a request it could not send (no GID any more) without an error
+ * completion of its own.
+ *
+ * Return: true if the connection is broken.
+ */
+static inline bool afib_wc_fatal(struct afib_sock *as, const struct ib_wc *wc)
+{
+	return wc->status != IB_WC_SUCCESS &&
+	       (wc->status != IB_WC_WR_FLUSH_ERR || !READ_ONCE(as->peer_gone));
+}
+
 int afib_wc_errno(struct afib_sock *as, const struct ib_wc *wc);
 bool __afib_tx_over(struct afib_sock *as);
 int afib_post_recvs(struct afib_sock *as, struct list_head *bufs);

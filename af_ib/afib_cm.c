@@ -163,7 +163,7 @@ static void afib_cm_established(struct afib_sock *as, struct rdma_cm_id *id,
 	if (!err)
 		err = as->xp->connected(as, &peer);
 	if (err) {
-		rdma_disconnect(id);
+		afib_disconnect(as, id);
 		afib_connect_failed(as, EPROTO);
 		return;
 	}
@@ -464,14 +464,27 @@ static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 	return 0;
 }
 
+/**
+ * afib_disconnect() - disconnect @id, @as's connection.
+ * @as: the socket.
+ * @id: its rdma_cm id.
+ *
+ * The connection is marked down first: what the QP flushes from then on
+ * is the teardown, not a failure (afib_wc_fatal()).
+ */
+void afib_disconnect(struct afib_sock *as, struct rdma_cm_id *id)
+{
+	spin_lock_bh(&as->lock);
+	as->peer_gone = true;
+	spin_unlock_bh(&as->lock);
+	rdma_disconnect(id);
+}
+
 static void afib_cm_disconnected(struct afib_sock *as, struct rdma_cm_id *id)
 {
 	struct sock *sk = &as->sk;
 
-	rdma_disconnect(id);
-	spin_lock_bh(&as->lock);
-	as->peer_gone = true;
-	spin_unlock_bh(&as->lock);
+	afib_disconnect(as, id);
 	lock_sock(sk);
 	/* A transport with its own end decides itself (sdp_rx_over()). */
 	if (!as->xp->disconnected &&

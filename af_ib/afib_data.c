@@ -800,7 +800,7 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	u32 credits;
 
 	if (unlikely(wc->status != IB_WC_SUCCESS)) {
-		if (wc->status != IB_WC_WR_FLUSH_ERR)
+		if (afib_wc_fatal(as, wc))
 			afib_conn_error(as, ECONNRESET);
 		return;
 	}
@@ -877,8 +877,7 @@ static void afib_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 	wake = __afib_tx_wake(as);
 	spin_unlock_bh(&as->lock);
 
-	if (unlikely(wc->status != IB_WC_SUCCESS) &&
-	    wc->status != IB_WC_WR_FLUSH_ERR)
+	if (unlikely(afib_wc_fatal(as, wc)))
 		afib_conn_error(as, -afib_wc_errno(as, wc));
 	if (wake)
 		as->sk.sk_write_space(&as->sk);
@@ -899,8 +898,7 @@ static void afib_ctrl_done(struct ib_cq *cq, struct ib_wc *wc)
 	wake = __afib_tx_wake(as);
 	spin_unlock_bh(&as->lock);
 
-	if (unlikely(wc->status != IB_WC_SUCCESS) &&
-	    wc->status != IB_WC_WR_FLUSH_ERR)
+	if (unlikely(afib_wc_fatal(as, wc)))
 		afib_conn_error(as, -afib_wc_errno(as, wc));
 	if (wake)
 		as->sk.sk_write_space(&as->sk);

@@ -828,7 +828,7 @@ void afib_finish(struct afib_sock *as)
 	struct rdma_cm_id *id = afib_take_id(as);
 
 	if (id && as->qp)
-		rdma_disconnect(id);
+		afib_disconnect(as, id);
 	afib_kill(as, 0);
 	if (id) {
 		rdma_destroy_id(id);

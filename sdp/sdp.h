@@ -100,6 +100,7 @@ void sdp_rx_grow(struct afib_sock *as);
 void sdp_rx_refill(struct afib_sock *as);
 void __sdp_rx_resized(struct afib_sock *as);
 int __sdp_reset(struct afib_sock *as, int err);
+void sdp_conn_fail(struct afib_sock *as, int err);
 void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc);
 bool sdp_readable(struct afib_sock *as);
 bool sdp_unread(struct afib_sock *as);

@@ -238,9 +238,16 @@ static int __sdp_rx_msg(struct afib_sock *as, struct afib_buf *buf,
 	case SDP_MID_CHRCVBUF:
 		if (sdp_crbh_parse(sdp_ext_hdr(msg), &size))
 			return -EPROTO;
-		/* Whole pages, a power of two of them, SDP_MAX_SIZE at most. */
-		size = PAGE_SIZE << get_order(min(size, SDP_MAX_SIZE));
-		c->rcv_want = size == as->seg_size ? 0 : size;
+		/*
+		 * Buffers only grow: to whole pages, a power of two of them,
+		 * SDP_MAX_SIZE at most.  A size we have already is
+		 * acknowledged at once, and so is a smaller one (the
+		 * acknowledgment tells the size we keep).
+		 */
+		size = min(size, SDP_MAX_SIZE);
+		if (size > as->seg_size)
+			size = PAGE_SIZE << get_order(size);
+		c->rcv_want = size > as->seg_size ? size : 0;
 		if (!c->rcv_want)
 			c->ack_due = true;	/* nothing to change */
 		break;
@@ -284,6 +291,32 @@ int __sdp_reset(struct afib_sock *as, int err)
 	return err;
 }
 
+/**
+ * sdp_conn_fail() - a work request failed: the QP is in the error state
+ * and the stream is over, reset as TCP's is after its retransmissions
+ * failed (tcp_write_err()) or a reset came: the error once, then EOF and
+ * EPIPE.
+ * @as: the socket; no locks held.
+ * @err: the positive errno to report.
+ */
+void sdp_conn_fail(struct afib_sock *as, int err)
+{
+	struct sock *sk = &as->sk;
+	bool reset;
+
+	spin_lock_bh(&as->lock);
+	reset = !as->peer_gone && !as->dead;
+	if (reset)
+		__sdp_reset(as, err);
+	spin_unlock_bh(&as->lock);
+	if (!reset)
+		return;
+	sk_error_report(sk);
+	sk->sk_state_change(sk);
+	sk->sk_data_ready(sk);
+	sk->sk_write_space(sk);
+}
+
 void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct afib_buf *buf = container_of(wc->wr_cqe, struct afib_buf, cqe);
@@ -294,8 +327,8 @@ void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	int err, reset = 0;
 
 	if (unlikely(wc->status != IB_WC_SUCCESS)) {
-		if (wc->status != IB_WC_WR_FLUSH_ERR)
-			afib_conn_error(as, ECONNRESET);
+		if (afib_wc_fatal(as, wc))
+			sdp_conn_fail(as, ECONNRESET);
 		return;
 	}
 	ib_dma_sync_single_for_cpu(as->dev->ibdev, buf->dma,

@@ -308,9 +308,8 @@ void sdp_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 	wake = __afib_tx_wake(as);
 	spin_unlock_bh(&as->lock);
 
-	if (unlikely(wc->status != IB_WC_SUCCESS) &&
-	    wc->status != IB_WC_WR_FLUSH_ERR)
-		afib_conn_error(as, -afib_wc_errno(as, wc));
+	if (unlikely(afib_wc_fatal(as, wc)))
+		sdp_conn_fail(as, -afib_wc_errno(as, wc));
 	if (wake)
 		as->sk.sk_write_space(&as->sk);
 }
