@@ -13,67 +13,6 @@
 
 #include "afib_lib.h"
 
-static const char *netdev(void)
-{
-	return afib_env("RXE_NETDEV", afib_env("AFIB_NETDEV", "dummy0"));
-}
-
-static bool dev_present(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/class/infiniband/%s",
-		 afib_devname());
-	return access(path, F_OK) == 0;
-}
-
-/* Run a shell command in the background; returns its pid. */
-static pid_t run_async(const char *cmd)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Exit status of @pid, -1 if it did not end within @ms. */
-static int wait_pid(pid_t pid, int ms)
-{
-	int64_t end = afib_now_ms() + ms;
-	int status;
-
-	do {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-		afib_msleep(20);
-	} while (afib_now_ms() < end);
-	return -1;
-}
-
-static int run_cmd(const char *cmd, int ms)
-{
-	pid_t pid = run_async(cmd);
-	int ret = pid < 0 ? -1 : wait_pid(pid, ms);
-
-	if (ret == -1 && pid > 0)
-		kill(pid, SIGKILL);
-	return ret;
-}
-
-static int dev_add(void)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rdma link add %s type rxe netdev %s",
-		 afib_devname(), netdev());
-	return run_cmd(cmd, afib_tmo(30) * 1000);
-}
-
 /* Connect + accept, retried while the device (re)appears. */
 static int pair_retry(int family, int *cfd, int *sfd, int ms)
 {
@@ -158,10 +97,10 @@ FIXTURE_SETUP(dev)
 		TH_LOG("refusing to remove %s outside the test VM "
 		       "(set AFIB_DESTRUCTIVE=1 to override)", afib_devname());
 	ASSERT_EQ(0, geteuid()) TH_LOG("needs root");
-	if (!dev_present()) {
-		ASSERT_EQ(0, dev_add());
+	if (!afib_dev_present()) {
+		ASSERT_EQ(0, afib_dev_add());
 	}
-	ASSERT_TRUE(dev_present());
+	ASSERT_TRUE(afib_dev_present());
 }
 
 FIXTURE_TEARDOWN(dev)
@@ -172,7 +111,7 @@ FIXTURE_TEARDOWN(dev)
 	afib_close(&self->c2);
 	afib_close(&self->s2);
 	/* Leave the device in place for whatever runs next. */
-	if (!dev_present() && dev_add())
+	if (!afib_dev_present() && afib_dev_add())
 		TH_LOG("could not re-add %s", afib_devname());
 }
 
@@ -182,7 +121,7 @@ static void readd(struct __test_metadata *_metadata, FIXTURE_DATA(dev) *self,
 {
 	char buf[8];
 
-	ASSERT_EQ(0, dev_add());
+	ASSERT_EQ(0, afib_dev_add());
 	ASSERT_EQ(0, pair_retry(fam, &self->c1, &self->s1,
 				afib_tmo(30) * 1000))
 		TH_LOG("connect after re-adding %s: %s", afib_devname(),
@@ -237,7 +176,7 @@ TEST_F_TIMEOUT(dev, remove_device, afib_tmo(150))
 	EXPECT_LT(0, b[3].bytes) TH_LOG("no transfer in progress");
 
 	snprintf(cmd, sizeof(cmd), "rdma link delete %s", afib_devname());
-	del = run_async(cmd);
+	del = afib_run_async(cmd);
 	ASSERT_LT(0, del);
 
 	/* Every blocked call must wake up. */
@@ -301,9 +240,9 @@ TEST_F_TIMEOUT(dev, remove_device, afib_tmo(150))
 	}
 
 	/* The device removal itself must complete. */
-	EXPECT_EQ(0, wait_pid(del, afib_tmo(30) * 1000))
+	EXPECT_EQ(0, afib_wait_pid(del, afib_tmo(30) * 1000))
 		TH_LOG("rdma link delete did not finish");
-	EXPECT_FALSE(dev_present());
+	EXPECT_FALSE(afib_dev_present());
 
 	readd(_metadata, self, fam);
 }
@@ -324,8 +263,8 @@ TEST_F_TIMEOUT(dev, remove_device_unbound_socket, afib_tmo(120))
 	close(cfd);
 	close(sfd);
 	snprintf(cmd, sizeof(cmd), "rdma link delete %s", afib_devname());
-	ASSERT_EQ(0, run_cmd(cmd, afib_tmo(30) * 1000));
-	ASSERT_EQ(0, dev_add());
+	ASSERT_EQ(0, afib_run_cmd(cmd, afib_tmo(30) * 1000));
+	ASSERT_EQ(0, afib_dev_add());
 	/* The old, never used socket now works with the new device. */
 	int64_t end = afib_now_ms() + afib_tmo(30) * 1000;
 	int ret;
@@ -388,9 +327,9 @@ static void remove_in_fault(struct __test_metadata *_metadata,
 
 	snprintf(cmd, sizeof(cmd), "rdma link delete %s", afib_devname());
 	t0 = afib_now_ms();
-	del = run_async(cmd);
+	del = afib_run_async(cmd);
 	ASSERT_LT(0, del);
-	rc = wait_pid(del, afib_tmo(10) * 1000);
+	rc = afib_wait_pid(del, afib_tmo(10) * 1000);
 	dt = afib_now_ms() - t0;
 	EXPECT_EQ(0, rc) TH_LOG("rdma link delete %s after %lld ms with the "
 				"%s stuck in a page fault",
@@ -406,7 +345,7 @@ static void remove_in_fault(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, afib_uffd_resolve(&u, msg))
 		TH_LOG("UFFDIO_COPY: %s", strerror(errno));
 	if (rc < 0) {
-		rc = wait_pid(del, afib_tmo(30) * 1000);
+		rc = afib_wait_pid(del, afib_tmo(30) * 1000);
 		TH_LOG("rdma link delete %s once the fault was resolved",
 		       rc < 0 ? "still running" : "finished");
 		if (rc < 0)
@@ -433,7 +372,7 @@ static void remove_in_fault(struct __test_metadata *_metadata,
 	free(msg);
 	afib_close(&self->c1);
 	afib_close(&self->s1);
-	EXPECT_FALSE(dev_present());
+	EXPECT_FALSE(afib_dev_present());
 	readd(_metadata, self, fam);
 }
 

@@ -37,6 +37,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -657,6 +658,73 @@ static inline int afib_uffd_resolve(struct afib_uffd *u, const void *src)
 	};
 
 	return ioctl(u->fd, UFFDIO_COPY, &copy) ? -1 : 0;
+}
+
+/* ---- the device and commands (the destructive tests) ----------------- */
+
+static inline const char *afib_netdev(void)
+{
+	return afib_env("RXE_NETDEV", afib_env("AFIB_NETDEV", "dummy0"));
+}
+
+static inline bool afib_dev_present(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s",
+		 afib_devname());
+	return access(path, F_OK) == 0;
+}
+
+/* Run a shell command in the background; returns its pid. */
+static inline pid_t afib_run_async(const char *cmd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Exit status of @pid, -1 if it did not end within @ms. */
+static inline int afib_wait_pid(pid_t pid, int ms)
+{
+	int64_t end = afib_now_ms() + ms;
+	int status;
+
+	do {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		afib_msleep(20);
+	} while (afib_now_ms() < end);
+	return -1;
+}
+
+/* Run @cmd, killed after @ms: its exit status, -1 if it was killed. */
+static inline int afib_run_cmd(const char *cmd, int ms)
+{
+	pid_t pid = afib_run_async(cmd);
+	int ret = pid < 0 ? -1 : afib_wait_pid(pid, ms);
+
+	if (ret == -1 && pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return ret;
+}
+
+/* Put the device back on its netdev (rdma link add). */
+static inline int afib_dev_add(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rdma link add %s type rxe netdev %s",
+		 afib_devname(), afib_netdev());
+	return afib_run_cmd(cmd, afib_tmo(30) * 1000);
 }
 
 #endif /* AFIB_LIB_H */

@@ -520,4 +520,48 @@ static inline int sdp_stream_start(struct sdp_stream *st)
 	return pthread_create(&st->th, NULL, sdp_stream_fn, st);
 }
 
+/*
+ * Send @len bytes of stream @seed from @tx (in a thread) and receive them
+ * on @rx; true if they arrived whole and in order.
+ */
+static inline bool sdp_xfer(struct __test_metadata *_metadata, int tx,
+			    int rx, size_t len, uint32_t seed)
+{
+	struct sdp_stream *w = calloc(1, sizeof(*w));
+	char *buf = malloc(len + 1);
+	bool ok = false;
+	size_t got;
+	long bad;
+	int e;
+
+	if (!w || !buf)
+		return false;
+	*w = (struct sdp_stream){ .fd = tx, .tx = true, .seed = seed,
+				  .total = len, .chunk = len, .fixed = true };
+	if (sdp_stream_start(w)) {
+		TH_LOG("pthread_create failed");
+		return false;
+	}
+	got = sdp_recv_all(rx, buf, len, AFIB_WAIT_MS);
+	e = errno;
+	if (afib_join(w->th, AFIB_WAIT_MS)) {
+		/* Leak @w and @buf: the writer still uses them. */
+		TH_LOG("send %zu: still blocked, %zu received", len, got);
+		return false;
+	}
+	bad = sdp_check_at(buf, got, seed, 0);
+	if (w->what)
+		TH_LOG("send %zu: %s: %s", len, w->what, strerror(w->err));
+	else if (got != len)
+		TH_LOG("recv %zu: got %zu: %s", len, got,
+		       e ? strerror(e) : "EOF");
+	else if (bad >= 0)
+		TH_LOG("recv %zu: corrupt at %ld", len, bad);
+	else
+		ok = true;
+	free(w);
+	free(buf);
+	return ok;
+}
+
 #endif /* SDP_LIB_H */

@@ -167,50 +167,6 @@ static int closed_port(const struct sdp_tp *tp)
 }
 
 /*
- * Send @len bytes of stream @seed from @tx (in a thread) and receive them
- * on @rx; true if they arrived whole and in order.
- */
-static bool xfer(struct __test_metadata *_metadata, int tx, int rx,
-		 size_t len, uint32_t seed)
-{
-	struct sdp_stream *w = calloc(1, sizeof(*w));
-	char *buf = malloc(len + 1);
-	bool ok = false;
-	size_t got;
-	long bad;
-	int e;
-
-	if (!w || !buf)
-		return false;
-	*w = (struct sdp_stream){ .fd = tx, .tx = true, .seed = seed,
-				  .total = len, .chunk = len, .fixed = true };
-	if (sdp_stream_start(w)) {
-		TH_LOG("pthread_create failed");
-		return false;
-	}
-	got = sdp_recv_all(rx, buf, len, AFIB_WAIT_MS);
-	e = errno;
-	if (afib_join(w->th, AFIB_WAIT_MS)) {
-		/* Leak @w and @buf: the writer still uses them. */
-		TH_LOG("send %zu: still blocked, %zu received", len, got);
-		return false;
-	}
-	bad = sdp_check_at(buf, got, seed, 0);
-	if (w->what)
-		TH_LOG("send %zu: %s: %s", len, w->what, strerror(w->err));
-	else if (got != len)
-		TH_LOG("recv %zu: got %zu: %s", len, got,
-		       e ? strerror(e) : "EOF");
-	else if (bad >= 0)
-		TH_LOG("recv %zu: corrupt at %ld", len, bad);
-	else
-		ok = true;
-	free(w);
-	free(buf);
-	return ok;
-}
-
-/*
  * Fill @fd with stream @seed from *@off on (MSG_DONTWAIT) until it stays
  * unwritable: EAGAIN and no POLLOUT for 200 ms (scaled).  TCP makes a little room
  * again after the first EAGAIN (ACKs shrink the send queue), so this
@@ -448,7 +404,7 @@ TEST_F_TIMEOUT(sock, bind_wildcard, afib_tmo(60))
 		       afib_ntop(&ss));
 	name_of(self->fd, &got, false);
 	EXPECT_TRUE(sdp_is_any(&got)) TH_LOG("listener %s", afib_ntop(&got));
-	EXPECT_TRUE(xfer(_metadata, cfd, sfd, 1000, 1));
+	EXPECT_TRUE(sdp_xfer(_metadata, cfd, sfd, 1000, 1));
 	close(cfd);
 	close(sfd);
 }
@@ -582,7 +538,7 @@ TEST_F_TIMEOUT(sock, reuseaddr, afib_tmo(60))
 	ASSERT_LE(0, cfd) TH_LOG("connect: %s", strerror(errno));
 	sfd = accept(lfd, NULL, NULL);
 	ASSERT_LE(0, sfd);
-	EXPECT_TRUE(xfer(_metadata, cfd, sfd, 100, 2));
+	EXPECT_TRUE(sdp_xfer(_metadata, cfd, sfd, 100, 2));
 	close(lfd);
 	close(sfd);
 	EXPECT_TRUE(wait_mask(cfd, POLLIN, POLLIN, AFIB_WAIT_MS) & POLLIN);
@@ -606,7 +562,7 @@ TEST_F_TIMEOUT(sock, reuseaddr, afib_tmo(60))
 	ASSERT_LE(0, cfd) TH_LOG("connect: %s", strerror(errno));
 	sfd = accept(lfd, NULL, NULL);
 	ASSERT_LE(0, sfd);
-	EXPECT_TRUE(xfer(_metadata, sfd, cfd, 100, 3));
+	EXPECT_TRUE(sdp_xfer(_metadata, sfd, cfd, 100, 3));
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -644,7 +600,7 @@ TEST_F_TIMEOUT(sock, connect_autobind, afib_tmo(60))
 						      afib_ntop(&ss));
 	sfd = accept(lfd, NULL, NULL);
 	ASSERT_LE(0, sfd);
-	EXPECT_TRUE(xfer(_metadata, sfd, self->fd, 10, 4));
+	EXPECT_TRUE(sdp_xfer(_metadata, sfd, self->fd, 10, 4));
 	close(sfd);
 	close(lfd);
 }
@@ -676,7 +632,7 @@ TEST_F_TIMEOUT(sock, connect_refused, afib_tmo(60))
 		TH_LOG("connect after ECONNREFUSED: %s", strerror(errno));
 	sfd = accept(lfd, NULL, NULL);
 	ASSERT_LE(0, sfd);
-	EXPECT_TRUE(xfer(_metadata, self->fd, sfd, 10, 5));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->fd, sfd, 10, 5));
 	close(sfd);
 	close(lfd);
 }
@@ -715,8 +671,8 @@ TEST_F_TIMEOUT(sock, connect_nonblock, afib_tmo(60))
 	EXPECT_EQ(EISCONN, errno) TH_LOG("%s", strerror(errno));
 	sfd = accept(lfd, NULL, NULL);
 	ASSERT_LE(0, sfd);
-	EXPECT_TRUE(xfer(_metadata, fd, sfd, 100, 6));
-	EXPECT_TRUE(xfer(_metadata, sfd, fd, 100, 7));
+	EXPECT_TRUE(sdp_xfer(_metadata, fd, sfd, 100, 6));
+	EXPECT_TRUE(sdp_xfer(_metadata, sfd, fd, 100, 7));
 	close(sfd);
 	close(fd);
 	close(lfd);
@@ -983,7 +939,7 @@ TEST_F_TIMEOUT(sock, listen_autobind, afib_tmo(60))
 	ASSERT_LE(0, cfd) TH_LOG("connect: %s", strerror(errno));
 	sfd = accept(self->fd, NULL, NULL);
 	ASSERT_LE(0, sfd);
-	EXPECT_TRUE(xfer(_metadata, cfd, sfd, 10, 8));
+	EXPECT_TRUE(sdp_xfer(_metadata, cfd, sfd, 10, 8));
 	close(cfd);
 	close(sfd);
 }
@@ -1069,7 +1025,7 @@ TEST_F_TIMEOUT(sock, backlog, afib_tmo(60))
 			name_of(cfd[i], &name, false);
 			if (!matched[i] && afib_same_addr(&peer, &name)) {
 				matched[i] = true;
-				EXPECT_TRUE(xfer(_metadata, cfd[i], sfd[j],
+				EXPECT_TRUE(sdp_xfer(_metadata, cfd[i], sfd[j],
 						 10, 10 + i));
 				break;
 			}
@@ -1206,8 +1162,8 @@ TEST_F_TIMEOUT(conn, accept_nonblock, afib_tmo(60))
 	EXPECT_TRUE(fcntl(sfd, F_GETFD) & FD_CLOEXEC);
 	EXPECT_EQ(-1, recv(sfd, &c, 1, 0));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_TRUE(xfer(_metadata, cfd, sfd, 100, 11));
-	EXPECT_TRUE(xfer(_metadata, sfd, cfd, 100, 12));
+	EXPECT_TRUE(sdp_xfer(_metadata, cfd, sfd, 100, 11));
+	EXPECT_TRUE(sdp_xfer(_metadata, sfd, cfd, 100, 12));
 	close(cfd);
 	close(sfd);
 	EXPECT_EQ(0, afib_poll1(self->lfd, ALL_EV, 0));
@@ -1260,7 +1216,7 @@ TEST_F_TIMEOUT(conn, listener_shutdown, afib_tmo(60))
 				 strerror(errno));
 	sfd = accept(self->lfd, NULL, NULL);
 	ASSERT_LE(0, sfd);
-	EXPECT_TRUE(xfer(_metadata, cfd, sfd, 10, 13));
+	EXPECT_TRUE(sdp_xfer(_metadata, cfd, sfd, 10, 13));
 	close(cfd);
 	close(sfd);
 
@@ -1320,7 +1276,7 @@ TEST_F_TIMEOUT(conn, wrong_state, afib_tmo(60))
 	EXPECT_EQ(-1, send(self->lfd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL));
 	EXPECT_EQ(EPIPE, errno) TH_LOG("send on a listener: %s",
 				       strerror(errno));
-	EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, 10, 14));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, 10, 14));
 }
 
 /* ---- data ------------------------------------------------------------ */
@@ -1332,9 +1288,9 @@ TEST_F_TIMEOUT(conn, send_recv, afib_tmo(60))
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
-		EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, sizes[i],
+		EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, sizes[i],
 				 20 + i));
-		EXPECT_TRUE(xfer(_metadata, self->sfd, self->cfd, sizes[i],
+		EXPECT_TRUE(sdp_xfer(_metadata, self->sfd, self->cfd, sizes[i],
 				 40 + i));
 	}
 	/* Zero bytes: nothing is sent, it is not EOF. */
@@ -1604,7 +1560,7 @@ TEST_F_TIMEOUT(conn, rcvtimeo, afib_tmo(60))
 	EXPECT_GT(afib_tmo(5) * 1000, dt);
 	EXPECT_EQ(-1, read(self->cfd, &c, 1));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_TRUE(xfer(_metadata, self->sfd, self->cfd, 10, 64));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->sfd, self->cfd, 10, 64));
 }
 
 /* ---- EOF and close --------------------------------------------------- */
@@ -1630,7 +1586,7 @@ TEST_F_TIMEOUT(conn, half_close, afib_tmo(60))
 	EXPECT_EQ(POLLOUT, rev) TH_LOG("writer's revents %#x", rev);
 
 	/* The other direction still works. */
-	EXPECT_TRUE(xfer(_metadata, self->sfd, self->cfd, 2000, 71));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->sfd, self->cfd, 2000, 71));
 	EXPECT_EQ(-1, send(self->cfd, "x", 1, MSG_NOSIGNAL));
 	EXPECT_EQ(EPIPE, errno);
 	EXPECT_EQ(0, shutdown(self->cfd, SHUT_WR));
@@ -1855,7 +1811,7 @@ TEST_F_TIMEOUT(conn, nodelay, afib_tmo(60))
 	EXPECT_EQ(1, sdp_getint(self->cfd, IPPROTO_TCP, TCP_NODELAY));
 	EXPECT_EQ(0, sdp_setint(self->cfd, IPPROTO_TCP, TCP_NODELAY, 7));
 	EXPECT_EQ(1, sdp_getint(self->cfd, IPPROTO_TCP, TCP_NODELAY));
-	EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, 1000, 80));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, 1000, 80));
 	EXPECT_EQ(0, sdp_setint(self->cfd, IPPROTO_TCP, TCP_NODELAY, 0));
 	EXPECT_EQ(0, sdp_getint(self->cfd, IPPROTO_TCP, TCP_NODELAY));
 	EXPECT_EQ(-1, setsockopt(self->cfd, IPPROTO_TCP, TCP_NODELAY, &two,
@@ -1913,7 +1869,7 @@ TEST_F_TIMEOUT(conn, cork, afib_tmo(60))
 	TH_LOG("corked byte held back %lld ms",
 	       (long long)(afib_now_ms() - t0));
 	/* Full segments are not held back by the cork. */
-	EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, 200000, 81));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, 200000, 81));
 }
 
 /* SO_SNDBUF/SO_RCVBUF: set to n reads back 2n, capped by [rw]mem_max. */
@@ -1956,7 +1912,7 @@ TEST_F_TIMEOUT(conn, bufsizes, afib_tmo(60))
 	close(fd);
 	close(ref);
 	/* Tiny buffers still carry data. */
-	EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, 20000, 82));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, 20000, 82));
 }
 
 /* SO_RCVLOWAT: no POLLIN and no return from recv() below the mark. */
@@ -2065,7 +2021,7 @@ TEST_F_TIMEOUT(conn, keepalive, afib_tmo(60))
 
 	/* Keepalive on an idle connection changes nothing visible. */
 	EXPECT_EQ(0, sdp_setint(self->cfd, SOL_SOCKET, SO_KEEPALIVE, 1));
-	EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, 100, 85));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, 100, 85));
 	close(cfd);
 	close(sfd);
 	close(fd);
@@ -2090,7 +2046,7 @@ TEST_F_TIMEOUT(conn, user_timeout, afib_tmo(60))
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, sdp_setint(self->cfd, IPPROTO_TCP, TCP_SYNCNT, 128));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, 100, 87));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, 100, 87));
 }
 
 /* TCP_INFO: at least the state, which many programs look at. */
@@ -2718,8 +2674,8 @@ TEST_F_TIMEOUT(conn, fork_share, afib_tmo(60))
 	}
 	EXPECT_EQ(0, wait_child(pid));
 	/* The parent still has the client end. */
-	EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, len, 102));
-	EXPECT_TRUE(xfer(_metadata, self->sfd, self->cfd, len, 103));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, len, 102));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->sfd, self->cfd, len, 103));
 
 	/* The other way: the child uses the server end. */
 	pid = fork();
@@ -2739,8 +2695,8 @@ TEST_F_TIMEOUT(conn, fork_share, afib_tmo(60))
 		free(buf);
 	}
 	EXPECT_EQ(0, wait_child(pid));
-	EXPECT_TRUE(xfer(_metadata, self->sfd, self->cfd, 1000, 106));
-	EXPECT_TRUE(xfer(_metadata, self->cfd, self->sfd, 1000, 107));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->sfd, self->cfd, 1000, 106));
+	EXPECT_TRUE(sdp_xfer(_metadata, self->cfd, self->sfd, 1000, 107));
 }
 
 /* The parent closes its copy at once: the connection lives in the child. */

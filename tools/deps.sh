@@ -16,6 +16,8 @@ PKGS=(
 	qemu-system-x86 busybox-static
 	# RDMA userspace and network tools used in the guest
 	rdma-core ibverbs-utils rdmacm-utils perftest qperf iperf3 iproute2
+	# selftests/sdp_wire: a raw SDP peer on libibverbs and librdmacm
+	libibverbs-dev librdmacm-dev
 )
 PKGS+=("$@")
 # shellcheck disable=SC2206
