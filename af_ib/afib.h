@@ -445,18 +445,35 @@ void afib_disconnect(struct afib_sock *as, struct rdma_cm_id *id);
  * @as: the socket whose QP it came from.
  * @wc: the completion.
  *
- * A flushed request means the QP is in the error state.  After our own
- * disconnect, the peer's or afib_kill() (each sets peer_gone first) that
- * is the teardown; before, the QP failed by itself: rxe, for one, flushes
- * a request it could not send (no GID any more) without an error
- * completion of its own.
+ * A flushed request means the QP is in the error state.  Before the
+ * connection is established, rdma_cm puts it there when the attempt
+ * fails and reports why (REJECTED, UNREACHABLE...); after our own
+ * disconnect, the peer's, a reset or afib_kill() (each sets peer_gone
+ * first) it is the teardown.  Otherwise the QP failed by itself: rxe, for
+ * one, flushes a request it could not send (no GID any more) without an
+ * error completion of its own.
  *
  * Return: true if the connection is broken.
  */
 static inline bool afib_wc_fatal(struct afib_sock *as, const struct ib_wc *wc)
 {
-	return wc->status != IB_WC_SUCCESS &&
-	       (wc->status != IB_WC_WR_FLUSH_ERR || !READ_ONCE(as->peer_gone));
+	if (wc->status == IB_WC_SUCCESS)
+		return false;
+	if (wc->status != IB_WC_WR_FLUSH_ERR)
+		return true;
+	if (READ_ONCE(as->peer_gone))
+		return false;
+	switch (READ_ONCE(as->sk.sk_state)) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		return true;
+	default:
+		return false;
+	}
 }
 
 int afib_wc_errno(struct afib_sock *as, const struct ib_wc *wc);

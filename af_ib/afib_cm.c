@@ -112,9 +112,16 @@ void afib_connect_failed(struct afib_sock *as, int err)
 
 	lock_sock(sk);
 	if (sk->sk_state == TCP_SYN_SENT) {
-		afib_set_error(sk, err);
+		spin_lock_bh(&as->lock);
+		as->peer_gone = true;
+		spin_unlock_bh(&as->lock);
+		/* The whole outcome before anyone is woken: poll sees it. */
+		WRITE_ONCE(sk->sk_err, err);
 		WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+		/* Paired with the smp_rmb() in afib_poll(). */
+		smp_wmb();
 		sk->sk_state = TCP_CLOSE;
+		sk_error_report(sk);
 		sk->sk_state_change(sk);
 	}
 	release_sock(sk);

@@ -39,6 +39,12 @@
  *         not wait, the closed sockets leave /proc/net/sdp, and once the
  *         device is back a new connection carries data.
  *
+ * unreach  connect() to an address on a local subnet that nobody has (a
+ *         veth pair whose far end has no address, an rxe device "rxeu" on
+ *         its near end): EHOSTUNREACH once address resolution gives up,
+ *         blocking or not (poll: POLLOUT | POLLERR | POLLHUP, SO_ERROR), as
+ *         TCP after its ARP or neighbour discovery probes.
+ *
  * How the peer is cut off.  Client and server are local, on rxe0, and
  * rxe hands a packet whose destination MAC is its netdev's own straight
  * to its own receive path (rxe_loopback()): SDP traffic never reaches a
@@ -923,6 +929,107 @@ TEST_F_TIMEOUT(dead_send, pending_send, afib_tmo(120))
 	for (i = 0; i < 2; i++) {
 		EXPECT_EQ(0, sdp_ioctl(d->sfd[i], SIOCINQ));
 	}
+}
+
+/* ---- a neighbour that never answers ---------------------------------- */
+
+/*
+ * A veth pair whose far end has no address: ARP and neighbour discovery
+ * for UNREACH_IP4/UNREACH_IP6 go unanswered.  An rxe device on its near
+ * end gives SDP the same path.
+ */
+#define UNREACH_DEV	"afu0"
+#define UNREACH_PEER	"afu1"
+#define UNREACH_RXE	"rxeu"
+#define UNREACH_IP4	"198.51.100.2"
+#define UNREACH_IP6	"2001:db8:1::2"
+
+static void unreach_undo(void)
+{
+	afib_run_cmd("rdma link delete " UNREACH_RXE " 2>/dev/null",
+		     afib_tmo(30) * 1000);
+	afib_run_cmd("ip link delete " UNREACH_DEV " 2>/dev/null",
+		     afib_tmo(10) * 1000);
+}
+
+FIXTURE(unreach) {
+	int fd;
+};
+
+FIXTURE_VARIANT(unreach) {
+	struct sdp_tp tp;
+};
+
+SDP_VARIANT(unreach, tcp4, AF_INET, 0, AF_INET, false);
+SDP_VARIANT(unreach, tcp6, AF_INET6, 0, AF_INET6, false);
+SDP_VARIANT(unreach, sdp4, AF_INET_SDP, 0, AF_INET, false);
+SDP_VARIANT(unreach, sdp6, AF_INET6_SDP, 0, AF_INET6, false);
+
+FIXTURE_SETUP(unreach)
+{
+	self->fd = -1;
+	setup_common(_metadata);
+	unreach_undo();
+	ASSERT_EQ(0, afib_run_cmd(
+		"ip link add " UNREACH_DEV " type veth peer name " UNREACH_PEER
+		" && ip addr add 198.51.100.1/24 dev " UNREACH_DEV
+		" && ip addr add 2001:db8:1::1/64 dev " UNREACH_DEV " nodad"
+		" && ip link set " UNREACH_PEER " up"
+		" && ip link set " UNREACH_DEV " up"
+		" && rdma link add " UNREACH_RXE " type rxe netdev " UNREACH_DEV,
+		afib_tmo(30) * 1000)) TH_LOG("cannot set up %s", UNREACH_DEV);
+}
+
+FIXTURE_TEARDOWN(unreach)
+{
+	afib_close(&self->fd);
+	unreach_undo();
+}
+
+/*
+ * Connecting to an address on a local subnet that nobody has: as TCP,
+ * EHOSTUNREACH once address resolution gives up (TCP: 3 ARP or ND
+ * probes, about 3 s; SDP: rdma_cm's resolution, 2 s), blocking or not,
+ * then nothing is connected.
+ */
+TEST_F_TIMEOUT(unreach, connect_hostunreach, afib_tmo(120))
+{
+	const struct sdp_tp *tp = &variant->tp;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int64_t t0, dt;
+	int rev, err;
+
+	len = sdp_addr_host(tp, UNREACH_IP4, UNREACH_IP6, 9, &ss);
+	self->fd = sdp_socket(tp, 0);
+	ASSERT_LE(0, self->fd);
+	t0 = afib_now_ms();
+	EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
+	err = errno;
+	dt = afib_now_ms() - t0;
+	TH_LOG("blocking connect: %s after %lld ms", strerror(err),
+	       (long long)dt);
+	EXPECT_EQ(EHOSTUNREACH, err) TH_LOG("%s", strerror(err));
+	EXPECT_GT(afib_tmo(20) * 1000, dt);
+	EXPECT_EQ(0, sdp_getint(self->fd, SOL_SOCKET, SO_ERROR));
+	afib_close(&self->fd);
+
+	self->fd = sdp_socket(tp, SOCK_NONBLOCK);
+	ASSERT_LE(0, self->fd);
+	t0 = afib_now_ms();
+	EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
+	EXPECT_EQ(EINPROGRESS, errno) TH_LOG("%s", strerror(errno));
+	rev = afib_poll1(self->fd, POLLOUT, afib_tmo(20) * 1000);
+	dt = afib_now_ms() - t0;
+	TH_LOG("non-blocking connect: revents %#x after %lld ms", rev,
+	       (long long)dt);
+	EXPECT_TRUE(rev & POLLERR) TH_LOG("revents %#x", rev);
+	EXPECT_TRUE(rev & POLLOUT) TH_LOG("revents %#x", rev);
+	err = sdp_getint(self->fd, SOL_SOCKET, SO_ERROR);
+	EXPECT_EQ(EHOSTUNREACH, err) TH_LOG("SO_ERROR %s", strerror(err));
+	EXPECT_EQ(-1, send(self->fd, "x", 1, MSG_NOSIGNAL));
+	EXPECT_TRUE(errno == EPIPE || errno == ENOTCONN)
+		TH_LOG("send: %s", strerror(errno));
 }
 
 /* ---- device removal -------------------------------------------------- */
