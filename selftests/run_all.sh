@@ -19,7 +19,7 @@ cd "$(dirname "$0")" || exit 1
 
 # Order matters: afib_devremove removes rxe0 and afib_lifecycle.sh the
 # module, so they run last.
-ALL=(afib_basic afib_nonblock afib_poll afib_flow afib_badinput sdp_tcp sdp_scale
+ALL=(afib_basic afib_nonblock afib_poll afib_flow afib_badinput afib_rdma sdp_tcp sdp_scale
      afib_devremove afib_lifecycle.sh)
 if [ $# -gt 0 ]; then
 	TESTS=("$@")
