@@ -1037,4 +1037,46 @@ TEST_F(rdma, exit_registered)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/*
+ * Device removal with memory registered and operations in flight: the
+ * operations complete (cancelled), the regions go, the module stays
+ * unloadable.  Last: it removes rxe0 and adds it back.
+ */
+TEST_F(rdma, zz_device_removal)
+{
+	struct afib_rdma_op op = {
+		.remote_addr = self->desc.remote_addr,
+		.rkey = self->desc.rkey,
+	};
+	struct sock_extended_err ee;
+	char cmd[256];
+	int i, n = 0;
+
+	for (i = 0; i < 16; i++) {
+		op.token = i;
+		ASSERT_EQ(rdma_op(self->cfd, AFIB_CMSG_RDMA_READ, &op,
+				  self->buf + i * PG, 4 * PG, MSG_DONTWAIT),
+			  4 * PG);
+	}
+	snprintf(cmd, sizeof(cmd), "rdma link delete %s", afib_devname());
+	ASSERT_EQ(system(cmd), 0);
+	/* Every posted operation reports, successful or cancelled. */
+	while (!get_completion(self->cfd, &ee, 2000)) {
+		EXPECT_TRUE(ee.ee_errno == 0 || ee.ee_errno == ECANCELED)
+			TH_LOG("errno %d", ee.ee_errno);
+		n++;
+	}
+	EXPECT_EQ(n, 16);
+	EXPECT_EQ(rdma_op(self->cfd, AFIB_CMSG_RDMA_WRITE, &op, self->buf, 8,
+			  MSG_NOSIGNAL), -1);
+	EXPECT_TRUE(errno == ENODEV || errno == EPIPE)
+		TH_LOG("errno %s", strerror(errno));
+	/* The handle is still known; deregistering it is harmless. */
+	EXPECT_EQ(mr_dereg(self->sfd, self->desc.handle), 0);
+	snprintf(cmd, sizeof(cmd), "rdma link add %s type rxe netdev %s",
+		 afib_devname(), afib_env("RXE_NETDEV",
+					  afib_env("AFIB_NETDEV", "dummy0")));
+	ASSERT_EQ(system(cmd), 0);
+}
+
 TEST_HARNESS_MAIN
