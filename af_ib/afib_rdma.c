@@ -397,9 +397,11 @@ static int afib_mr_post(struct afib_sock *as, struct afib_mr *mr,
 	if (as->dead || as->peer_gone || !as->qp) {
 		err = -ENOTCONN;
 	} else {
+		/*
+		 * Its completion frees no send buffers (afib_mr_done()), so
+		 * tx_unsig stays: see afib_tx_post().
+		 */
 		err = ib_post_send(as->qp, wr, NULL);
-		if (!err)
-			as->tx_unsig = 0;
 	}
 	spin_unlock_bh(&as->lock);
 	return err;

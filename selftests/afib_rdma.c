@@ -534,6 +534,56 @@ TEST_F(rdma, async_limit)
 			  0), 64);
 }
 
+struct worker {
+	int fd;
+	int type;
+	struct afib_mr_desc desc;
+	uint64_t off;
+	int errors;
+	uint8_t buf[256];
+};
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < 200; i++)
+		if (rdma_iov(w->fd, w->type, &w->desc, w->off, w->buf,
+			     sizeof(w->buf), i) != sizeof(w->buf))
+			w->errors++;
+	return NULL;
+}
+
+/* Operations from several threads while messages flow both ways. */
+TEST_F(rdma, concurrent)
+{
+	struct worker w[3] = {
+		{ .type = AFIB_CMSG_RDMA_WRITE, .off = 0 },
+		{ .type = AFIB_CMSG_RDMA_READ, .off = 1024 },
+		{ .type = AFIB_CMSG_RDMA_WRITE, .off = 2048 },
+	};
+	pthread_t th[3];
+	char m[1000];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		w[i].fd = self->cfd;
+		w[i].desc = self->desc;
+		ASSERT_EQ(pthread_create(&th[i], NULL, worker_fn, &w[i]), 0);
+	}
+	for (i = 0; i < 200; i++) {
+		ASSERT_EQ(send(self->cfd, m, sizeof(m), 0), sizeof(m));
+		ASSERT_EQ(recv(self->sfd, m, sizeof(m), 0), sizeof(m));
+		ASSERT_EQ(send(self->sfd, m, 10, 0), 10);
+		ASSERT_EQ(recv(self->cfd, m, sizeof(m), 0), 10);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(w[i].errors, 0);
+	}
+}
+
 /* --- bad input ---------------------------------------------------------- */
 
 TEST_F(rdma, bad_atomic_unaligned)
