@@ -509,10 +509,15 @@ void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
  * sleeps it asks the CQ event to wake it rather than the poll worker,
  * saving a context switch per message; if the event came to it, it polls
  * before it leaves.
+ *
+ * With @killable (afib_wait_cq_killable()) only a fatal signal ends the
+ * wait, with -EINTR; the usual interruptible wakeups still wake it.
  */
-#define __afib_wait(as, timeo, cond, poll_cq)				\
+#define __afib_wait(as, timeo, cond, poll_cq, killable)			\
 ({									\
-	DEFINE_WAIT_FUNC(__wait, woken_wake_function);			\
+	const bool __kill = (killable);					\
+	DEFINE_WAIT_FUNC(__wait, __kill ? afib_woken_killable :		\
+			 woken_wake_function);				\
 	struct afib_sock *__as = (as);					\
 	struct sock *__sk = &__as->sk;					\
 	const bool __poll = (poll_cq);					\
@@ -530,7 +535,11 @@ void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
 			__err = -EAGAIN;				\
 			break;						\
 		}							\
-		if (signal_pending(current)) {				\
+		if (__kill && fatal_signal_pending(current)) {		\
+			__err = -EINTR;					\
+			break;						\
+		}							\
+		if (!__kill && signal_pending(current)) {		\
 			__err = sock_intr_errno(*__timeo);		\
 			break;						\
 		}							\
@@ -538,8 +547,8 @@ void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
 			set_bit(AFIB_CQ_WAITER, &__as->cq_flags);	\
 			__armed = true;					\
 		}							\
-		*__timeo = wait_woken(&__wait, TASK_INTERRUPTIBLE,	\
-				      *__timeo);			\
+		*__timeo = wait_woken(&__wait, __kill ? TASK_KILLABLE :	\
+				      TASK_INTERRUPTIBLE, *__timeo);	\
 	}								\
 	remove_wait_queue(sk_sleep(__sk), &__wait);			\
 	if (__armed &&							\
@@ -548,8 +557,13 @@ void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
 	__err;								\
 })
 
-#define afib_wait(as, timeo, cond)	__afib_wait(as, timeo, cond, false)
-#define afib_wait_cq(as, timeo, cond)	__afib_wait(as, timeo, cond, true)
+int afib_woken_killable(struct wait_queue_entry *wq, unsigned int mode,
+			int sync, void *key);
+
+#define afib_wait(as, timeo, cond)	__afib_wait(as, timeo, cond, false, false)
+#define afib_wait_cq(as, timeo, cond)	__afib_wait(as, timeo, cond, true, false)
+#define afib_wait_cq_killable(as, timeo, cond)				\
+	__afib_wait(as, timeo, cond, true, true)
 
 /* afib_rdma.c: RDMA operations and memory regions */
 int afib_rdma_wc_errno(enum ib_wc_status status);

@@ -48,6 +48,22 @@ void afib_write_space(struct sock *sk)
 	rcu_read_unlock();
 }
 
+/**
+ * afib_woken_killable() - wake function of a killable afib_wait_cq().
+ * @wq: the waiter's entry.
+ * @mode: ignored: the socket's wakeups are interruptible ones, which
+ *	would pass over a TASK_KILLABLE sleeper.
+ * @sync: as woken_wake_function().
+ * @key: as woken_wake_function().
+ *
+ * Return: as woken_wake_function().
+ */
+int afib_woken_killable(struct wait_queue_entry *wq, unsigned int mode,
+			int sync, void *key)
+{
+	return woken_wake_function(wq, TASK_NORMAL, sync, key);
+}
+
 /* Payload of segment @i of a @len-byte message. */
 static u32 afib_seg_len(struct afib_sock *as, size_t len, u32 i)
 {

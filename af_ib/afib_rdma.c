@@ -28,12 +28,13 @@
  * the peer's receive buffers, so it takes a send credit.
  *
  * Completions.  A blocking sendmsg() sleeps until its operation completed
- * and returns its status.  With MSG_DONTWAIT, AFIB_RDMA_ASYNC, or when
- * the sleep is cut short by a signal or SO_SNDTIMEO, the completion
- * handler queues a sock_extended_err on the error queue instead and
- * frees the operation.  Posted operations plus unread completions are
- * bounded by AFIB_RDMA_MAX_OPS; the send queue has room for that many
- * more work requests, and one for registration.
+ * (killable only: SO_SNDTIMEO and signals end the wait for room before
+ * posting) and returns its status.  With MSG_DONTWAIT or AFIB_RDMA_ASYNC
+ * (or a fatal signal), the completion handler queues a sock_extended_err
+ * on the error queue instead and frees the operation.  Posted operations
+ * plus unread completions are bounded by AFIB_RDMA_MAX_OPS; the send
+ * queue has room for that many more work requests, and one for
+ * registration.
  *
  * A failed RDMA operation (other than a flush) moves an RC QP to the
  * error state, so it breaks the connection as a failed send does.
@@ -302,7 +303,7 @@ static void afib_rdma_wake(struct afib_sock *as)
 /*
  * Wait for a local work request (REG_MR, LOCAL_INV) that cannot be
  * abandoned.  It completes soon, or is flushed when the QP goes: a
- * signal only makes us poll instead of sleeping.
+ * fatal signal only makes us poll instead of sleeping.
  */
 static void afib_rdma_wait_done(struct afib_sock *as, bool *done)
 {
@@ -311,7 +312,7 @@ static void afib_rdma_wait_done(struct afib_sock *as, bool *done)
 	/* Paired with the smp_store_release() in afib_mr_done(). */
 	while (!smp_load_acquire(done)) {
 		/* Paired likewise. */
-		if (afib_wait_cq(as, &timeo, smp_load_acquire(done)))
+		if (afib_wait_cq_killable(as, &timeo, smp_load_acquire(done)))
 			usleep_range(50, 100);
 		timeo = MAX_SCHEDULE_TIMEOUT;
 	}
@@ -1058,15 +1059,18 @@ int afib_rdma_sendmsg(struct afib_sock *as, struct msghdr *msg, size_t len)
 	if (err)
 		goto free;
 
-	/* Posted: from here on the completion handler may run. */
+	/*
+	 * Posted: from here on the completion handler may run.  A blocking
+	 * call returns the operation's status, so only a fatal signal ends
+	 * its wait (a restarted call would post it again); it completes
+	 * soon, or is flushed when the connection ends.
+	 */
 	async = nonblock || READ_ONCE(as->rdma_async);
 	if (!async) {
-		timeo = sock_sndtimeo(sk, false);
-		/* Paired with the smp_store_release() in afib_rop_done(). */
-		cut = afib_wait_cq(as, &timeo, smp_load_acquire(&rop->done));
-		/* A restarted call would post the operation again. */
-		if (cut == -ERESTARTSYS)
-			cut = -EINTR;
+		timeo = MAX_SCHEDULE_TIMEOUT;
+		cut = afib_wait_cq_killable(as, &timeo,
+					    /* Paired with afib_rop_done()'s. */
+					    smp_load_acquire(&rop->done));
 	}
 	/* Still in flight: the handler reports it on the error queue. */
 	spin_lock_bh(&as->lock);

@@ -584,6 +584,58 @@ TEST_F(rdma, concurrent)
 	}
 }
 
+static volatile int alarms;
+
+static void on_alarm(int sig __attribute__((unused)))
+{
+	alarms++;
+}
+
+/*
+ * Once posted, a blocking operation returns its own status: signals
+ * (without SA_RESTART) and SO_SNDTIMEO do not cut it short.
+ */
+TEST_F(rdma, blocking_not_cut_short)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
+	struct timeval tv = { 0, 1000 };
+	struct afib_mr_desc big, local;
+	struct sock_extended_err ee;
+	size_t len = 1 << 20;
+	uint8_t *a = malloc(len), *b = malloc(len);
+	struct afib_rdma_op op = { .length = len };
+	int i;
+
+	ASSERT_TRUE(a && b);
+	afib_fill(a, len, 9);
+	ASSERT_EQ(mr_reg(self->sfd, a, len, AFIB_ACCESS_LOCAL_WRITE |
+			 AFIB_ACCESS_REMOTE_READ, &big), 0);
+	ASSERT_EQ(mr_reg(self->cfd, b, len, AFIB_ACCESS_LOCAL_WRITE, &local),
+		  0);
+	op.remote_addr = big.remote_addr;
+	op.rkey = big.rkey;
+	op.local_handle = local.handle;
+	ASSERT_EQ(setsockopt(self->cfd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+			     sizeof(tv)), 0);
+	ASSERT_EQ(sigaction(SIGALRM, &sa, NULL), 0);
+	ASSERT_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+	for (i = 0; i < 20; i++) {
+		memset(b, 0, len);
+		ASSERT_EQ(rdma_op(self->cfd, AFIB_CMSG_RDMA_READ, &op, NULL, 0,
+				  0), (ssize_t)len)
+			TH_LOG("read %d: %s", i, strerror(errno));
+		ASSERT_EQ(afib_check(b, len, 9), -1);
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	TH_LOG("%d signals during 20 blocking 1 MiB reads", alarms);
+	EXPECT_EQ(get_completion(self->cfd, &ee, 0), -1);
+	EXPECT_EQ(errno, EAGAIN);
+	free(a);
+	free(b);
+}
+
 /* --- bad input ---------------------------------------------------------- */
 
 TEST_F(rdma, bad_atomic_unaligned)
