@@ -7,9 +7,14 @@
  *   lock_sock()          connection state, bind/listen/connect/accept
  *   afib_sock.rx_lock    one receiver at a time (a message is read whole)
  *   afib_sock.tx_lock    one sender at a time (a message is posted whole)
+ *   afib_sock.mr_mutex   one MR registration or deregistration at a
+ *                        time (afib_rdma.c)
  *   afib_sock.qp_lock    creation and destruction of the QP, CQ and
- *                        buffer mappings; getsockopt()'s view of them
+ *                        buffer mappings; getsockopt()'s view of them;
+ *                        mapping and posting of RDMA operations
  *                        (then afib_sock.cm_lock, or afib_dev.lock)
+ *   afib_sock.mr_lock    release of an MR's verbs resources; taken by
+ *                        completion handlers too
  *   afib_sock.lock       spinlock, BH: credits, buffers, posting, accept
  *                        queue
  *
@@ -28,6 +33,7 @@
 
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/xarray.h>
 #include <linux/spinlock.h>
 #include <linux/kref.h>
 #include <linux/sched/signal.h>
@@ -188,6 +194,9 @@ struct afib_zc {
  * @posted: an SDP receive buffer is on the receive queue.
  * @zc: an SDP send buffer's payload is user pages, not a copy; its
  *	memory only holds the BSDH.
+ * @has_imm: a receive buffer took an RDMA write with immediate: an empty
+ *	message carrying @imm.
+ * @imm: that immediate value, host order.
  */
 struct afib_buf {
 	struct ib_cqe		cqe;
@@ -208,6 +217,18 @@ struct afib_buf {
 	u8			flags;
 	bool			posted;
 	struct afib_zc		*zc;
+	bool			has_imm;
+	u32			imm;
+};
+
+/**
+ * struct afib_rdma_req - an RDMA operation as sendmsg() asked for it.
+ * @type: AFIB_CMSG_RDMA_WRITE ... AFIB_CMSG_CMP_SWAP.
+ * @op: the cmsg's data.
+ */
+struct afib_rdma_req {
+	u32			type;
+	struct afib_rdma_op	op;
 };
 
 /* afib_sock.cq_flags */
@@ -315,6 +336,22 @@ struct afib_ctrl {
  * @ctrl_buf: the headers of @ctrl (SDP), kept like @tx_bufs.
  * @ctrl_dma: where @ctrl_buf is mapped, 0 when it is not.
  * @path_mtu: path MTU in bytes.
+ * @pd: protection domain of the QP and of everything it uses, under
+ *	qp_lock: SOCK_SEQPACKET sockets have one of their own, so that only
+ *	this connection's peer can use the rkeys of their MRs; SDP uses the
+ *	device's.
+ * @rd_init: RDMA reads and atomics we may have outstanding (rdma_cm's
+ *	initiator depth); for a child, what the request offered.
+ * @rd_resp: those the peer may have outstanding at us (responder
+ *	resources); likewise.
+ * @mrs: registered memory regions by handle (afib_rdma.c).
+ * @mr_next: next handle to try.
+ * @mr_key: last key byte given to an MR's rkey.
+ * @mr_list: MRs holding verbs resources, under @mr_lock.
+ * @mr_mutex: serialises registration and deregistration.
+ * @mr_lock: serialises the release of MRs' verbs resources.
+ * @rdma_inflight: RDMA operations posted and not completed, under @lock.
+ * @rdma_async: AFIB_RDMA_ASYNC.
  * @sdp: SDP state (SOCK_STREAM).
  */
 struct afib_sock {
@@ -384,6 +421,17 @@ struct afib_sock {
 	void			*ctrl_buf;
 	u64			ctrl_dma;
 	u32			path_mtu;
+	struct ib_pd		*pd;
+	u8			rd_init;
+	u8			rd_resp;
+	struct xarray		mrs;
+	u32			mr_next;
+	u8			mr_key;
+	struct list_head	mr_list;
+	struct mutex		mr_mutex;	/* registration */
+	struct mutex		mr_lock;	/* MR verbs resources */
+	u32			rdma_inflight;
+	bool			rdma_async;
 	struct sdp_conn		sdp;
 };
 
@@ -499,10 +547,15 @@ void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
  * sleeps it asks the CQ event to wake it rather than the poll worker,
  * saving a context switch per message; if the event came to it, it polls
  * before it leaves.
+ *
+ * With @killable (afib_wait_cq_killable()) only a fatal signal ends the
+ * wait, with -EINTR; the usual interruptible wakeups still wake it.
  */
-#define __afib_wait(as, timeo, cond, poll_cq)				\
+#define __afib_wait(as, timeo, cond, poll_cq, killable)			\
 ({									\
-	DEFINE_WAIT_FUNC(__wait, woken_wake_function);			\
+	const bool __kill = (killable);					\
+	DEFINE_WAIT_FUNC(__wait, __kill ? afib_woken_killable :		\
+			 woken_wake_function);				\
 	struct afib_sock *__as = (as);					\
 	struct sock *__sk = &__as->sk;					\
 	const bool __poll = (poll_cq);					\
@@ -520,7 +573,11 @@ void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
 			__err = -EAGAIN;				\
 			break;						\
 		}							\
-		if (signal_pending(current)) {				\
+		if (__kill && fatal_signal_pending(current)) {		\
+			__err = -EINTR;					\
+			break;						\
+		}							\
+		if (!__kill && signal_pending(current)) {		\
 			__err = sock_intr_errno(*__timeo);		\
 			break;						\
 		}							\
@@ -528,8 +585,8 @@ void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
 			set_bit(AFIB_CQ_WAITER, &__as->cq_flags);	\
 			__armed = true;					\
 		}							\
-		*__timeo = wait_woken(&__wait, TASK_INTERRUPTIBLE,	\
-				      *__timeo);			\
+		*__timeo = wait_woken(&__wait, __kill ? TASK_KILLABLE :	\
+				      TASK_INTERRUPTIBLE, *__timeo);	\
 	}								\
 	remove_wait_queue(sk_sleep(__sk), &__wait);			\
 	if (__armed &&							\
@@ -538,8 +595,30 @@ void __afib_tx_complete(struct afib_sock *as, u32 seq, u32 bytes);
 	__err;								\
 })
 
-#define afib_wait(as, timeo, cond)	__afib_wait(as, timeo, cond, false)
-#define afib_wait_cq(as, timeo, cond)	__afib_wait(as, timeo, cond, true)
+int afib_woken_killable(struct wait_queue_entry *wq, unsigned int mode,
+			int sync, void *key);
+
+#define afib_wait(as, timeo, cond)	__afib_wait(as, timeo, cond, false, false)
+#define afib_wait_cq(as, timeo, cond)	__afib_wait(as, timeo, cond, true, false)
+#define afib_wait_cq_killable(as, timeo, cond)				\
+	__afib_wait(as, timeo, cond, true, true)
+
+/* afib_rdma.c: RDMA operations and memory regions */
+int afib_rdma_wc_errno(enum ib_wc_status status);
+int afib_rdma_parse(struct msghdr *msg, struct afib_rdma_req *req);
+int afib_rdma_access(u32 access);
+u64 afib_rdma_pages(u64 addr, u64 len);
+int afib_rdma_setsockopt(struct afib_sock *as, int optname, sockptr_t optval,
+			 unsigned int optlen);
+int afib_rdma_sendmsg(struct afib_sock *as, struct msghdr *msg, size_t len);
+int afib_rdma_recv_errqueue(struct afib_sock *as, struct msghdr *msg,
+			    size_t len);
+void afib_rdma_init(struct afib_sock *as);
+void afib_rdma_kill(struct afib_sock *as);
+void afib_rdma_destruct(struct afib_sock *as);
+
+/* RDMA reads and atomics outstanding each way that we ask for. */
+#define AFIB_RD_ATOMIC		16
 
 /* afib_sock.c */
 struct sock *afib_sk_alloc(struct net *net, int family,

@@ -96,6 +96,22 @@ static void afib_conn_param(struct afib_sock *as, void *pdata, bool reply,
 	param->flow_control = 1;
 	param->retry_count = AFIB_RETRY_COUNT;
 	param->rnr_retry_count = AFIB_RNR_RETRY_COUNT;
+	if (as->xp->type == SOCK_SEQPACKET && as->qp) {
+		/*
+		 * RDMA reads and atomics (afib_rdma.c).  A request offers
+		 * ours; a reply takes no more than the request offered.
+		 */
+		const struct ib_device_attr *a = &as->qp->device->attrs;
+		u32 init = min_t(u32, AFIB_RD_ATOMIC, a->max_qp_init_rd_atom);
+		u32 resp = min_t(u32, AFIB_RD_ATOMIC, a->max_qp_rd_atom);
+
+		if (reply) {
+			init = min_t(u32, init, as->rd_resp);
+			resp = min_t(u32, resp, as->rd_init);
+		}
+		param->initiator_depth = init;
+		param->responder_resources = resp;
+	}
 }
 
 /**
@@ -434,6 +450,8 @@ static int afib_cm_request(struct afib_sock *lis, struct rdma_cm_id *id,
 	child->any_family = lis->any_family;
 	child->bound = true;
 	child->dest_qpn = ev->param.conn.qp_num;
+	child->rd_init = ev->param.conn.initiator_depth;
+	child->rd_resp = ev->param.conn.responder_resources;
 	sock_hold(&lis->sk);		/* put when accepted or dropped */
 	child->parent = lis;
 	sock_hold(sk);			/* the id's reference */

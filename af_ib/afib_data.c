@@ -48,6 +48,22 @@ void afib_write_space(struct sock *sk)
 	rcu_read_unlock();
 }
 
+/**
+ * afib_woken_killable() - wake function of a killable afib_wait_cq().
+ * @wq: the waiter's entry.
+ * @mode: ignored: the socket's wakeups are interruptible ones, which
+ *	would pass over a TASK_KILLABLE sleeper.
+ * @sync: as woken_wake_function().
+ * @key: as woken_wake_function().
+ *
+ * Return: as woken_wake_function().
+ */
+int afib_woken_killable(struct wait_queue_entry *wq, unsigned int mode,
+			int sync, void *key)
+{
+	return woken_wake_function(wq, TASK_NORMAL, sync, key);
+}
+
 /* Payload of segment @i of a @len-byte message. */
 static u32 afib_seg_len(struct afib_sock *as, size_t len, u32 i)
 {
@@ -160,7 +176,7 @@ int afib_buf_fill(struct afib_sock *as, struct afib_buf *buf, u32 size,
 		return -ENOMEM;
 	}
 	buf->sge.addr = buf->dma;
-	buf->sge.lkey = as->dev->pd->local_dma_lkey;
+	buf->sge.lkey = as->pd->local_dma_lkey;
 	return 0;
 }
 
@@ -230,7 +246,7 @@ static int afib_ctrl_alloc(struct afib_sock *as)
 	for (i = 0; i < AFIB_CTRL_MAX; i++) {
 		as->ctrl[i].hdr = as->ctrl_buf + i * size;
 		as->ctrl[i].sge.addr = as->ctrl_dma + i * size;
-		as->ctrl[i].sge.lkey = as->dev->pd->local_dma_lkey;
+		as->ctrl[i].sge.lkey = as->pd->local_dma_lkey;
 	}
 	return 0;
 }
@@ -494,7 +510,16 @@ static void afib_seq_qp_size(struct afib_sock *as)
 	as->credit_thresh = afib_credit_thresh(as->rx_slots, afib_max_segs(as));
 	as->rx_filled = as->rx_slots + 1;
 	as->tx_filled = as->tx_slots;
-	as->max_send_sge = 1;
+	/* One per page of an RDMA operation's iovec (afib_rdma.c). */
+	as->max_send_sge = AFIB_RDMA_IOV_PAGES;
+}
+
+/* Free the socket's own PD, if it has one (empty by now). */
+static void afib_pd_put(struct afib_sock *as)
+{
+	if (as->pd && as->pd != as->dev->pd)
+		ib_dealloc_pd(as->pd);
+	as->pd = NULL;
 }
 
 /**
@@ -536,9 +561,24 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 		goto unlock;
 	}
 
+	if (as->xp->type == SOCK_SEQPACKET) {
+		as->pd = ib_alloc_pd(dev->ibdev, 0);
+		if (IS_ERR(as->pd)) {
+			err = PTR_ERR(as->pd);
+			as->pd = NULL;
+			goto detach;
+		}
+	} else {
+		as->pd = dev->pd;
+	}
 	as->xp->qp_size(as);
-	/* Our own handler: see afib_cq_poll() and afib_wait_cq(). */
-	cq_attr.cqe = as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 4;
+	/*
+	 * Our own handler: see afib_cq_poll() and afib_wait_cq().  RDMA
+	 * operations and one registration have send queue room of their
+	 * own.
+	 */
+	cq_attr.cqe = as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 4 +
+		      AFIB_RDMA_MAX_OPS + 1;
 	as->cq = ib_create_cq(dev->ibdev, afib_cq_event, afib_cq_error, as,
 			      &cq_attr);
 	if (IS_ERR(as->cq)) {
@@ -550,7 +590,8 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	attr.qp_context = as;
 	attr.send_cq = as->cq;
 	attr.recv_cq = as->cq;
-	attr.cap.max_send_wr = as->tx_slots + AFIB_CTRL_MAX + 1;
+	attr.cap.max_send_wr = as->tx_slots + AFIB_CTRL_MAX + 1 +
+			       AFIB_RDMA_MAX_OPS + 1;
 	/* + FIN (SDP: + rx_end marker), + drain */
 	attr.cap.max_recv_wr = as->rx_slots + 3;
 	as->max_send_sge = clamp_t(u32, as->max_send_sge, 1,
@@ -559,7 +600,7 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	attr.cap.max_recv_sge = 1;
 	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
 	attr.qp_type = IB_QPT_RC;
-	err = rdma_create_qp(id, dev->pd, &attr);
+	err = rdma_create_qp(id, as->pd, &attr);
 	if (err)
 		goto free_cq;
 	as->qp = id->qp;
@@ -610,6 +651,7 @@ free_cq:
 	ib_destroy_cq(as->cq);
 	as->cq = NULL;
 detach:
+	afib_pd_put(as);
 	afib_dev_detach(as);
 unlock:
 	mutex_unlock(&as->qp_lock);
@@ -639,6 +681,8 @@ static void __afib_qp_destroy(struct afib_sock *as)
 	afib_unmap_array(as, as->rx_bufs, as->rx_slots + 1, DMA_FROM_DEVICE);
 	afib_unmap_array(as, as->tx_bufs, as->tx_slots, DMA_TO_DEVICE);
 	afib_ctrl_unmap(as);
+	afib_rdma_kill(as);
+	afib_pd_put(as);
 	afib_dev_detach(as);
 }
 
@@ -804,6 +848,16 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 			afib_conn_error(as, ECONNRESET);
 		return;
 	}
+	if (wc->opcode == IB_WC_RECV_RDMA_WITH_IMM) {
+		/* The peer's immediate value, not ours: an empty message. */
+		buf->has_imm = true;
+		buf->imm = be32_to_cpu(wc->ex.imm_data);
+		type = AFIB_MT_DATA;
+		eor = true;
+		credits = 0;
+		goto data;
+	}
+	buf->has_imm = false;
 	if (unlikely(!(wc->wc_flags & IB_WC_WITH_IMM) ||
 		     afib_imm_decode(wc->ex.imm_data, &type, &eor, &credits) ||
 		     (type != AFIB_MT_DATA && wc->byte_len))) {
@@ -812,10 +866,11 @@ static void afib_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 		return;
 	}
 
+data:
 	spin_lock_bh(&as->lock);
 	as->tx_credits += credits;
 	if (type == AFIB_MT_DATA) {
-		buf->len = wc->byte_len;
+		buf->len = buf->has_imm ? 0 : wc->byte_len;
 		buf->eor = eor;
 		list_add_tail(&buf->list, &as->rx_queue);
 		as->rx_bytes += buf->len;
@@ -1134,8 +1189,6 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 
 	if (msg->msg_flags & ~AFIB_SEND_FLAGS)
 		return -EOPNOTSUPP;
-	if (msg->msg_controllen)
-		return -EINVAL;
 	switch (READ_ONCE(sk->sk_state)) {
 	case TCP_ESTABLISHED:
 	case TCP_CLOSE_WAIT:
@@ -1144,6 +1197,11 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		err = sock_error(sk);
 		if (!err)
 			err = READ_ONCE(as->peer_gone) ? -EPIPE : -ENOTCONN;
+		goto out;
+	}
+	if (msg->msg_controllen) {
+		/* An RDMA operation: the iovec is its local side. */
+		err = afib_rdma_sendmsg(as, msg, len);
 		goto out;
 	}
 	if (len > min(AFIB_MAX_MSG, as->peer.max_msg))
@@ -1221,7 +1279,7 @@ static long afib_rx_detach(struct afib_sock *as, struct list_head *local,
 }
 
 #define AFIB_RECV_FLAGS	(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_WAITALL | \
-			 MSG_CMSG_COMPAT | MSG_NOSIGNAL)
+			 MSG_CMSG_COMPAT | MSG_NOSIGNAL | MSG_ERRQUEUE)
 
 int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		 int flags)
@@ -1229,7 +1287,8 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
 	struct afib_buf *buf;
-	u32 copied = 0, n, nbufs;
+	u32 copied = 0, n, nbufs, imm = 0;
+	bool has_imm = false;
 	LIST_HEAD(local);
 	long timeo, total;
 	int err;
@@ -1238,6 +1297,8 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		return -EOPNOTSUPP;
 	if (flags & ~AFIB_RECV_FLAGS)
 		return -EINVAL;
+	if (flags & MSG_ERRQUEUE)
+		return afib_rdma_recv_errqueue(as, msg, len);
 	switch (READ_ONCE(sk->sk_state)) {
 	case TCP_ESTABLISHED:
 	case TCP_CLOSE_WAIT:
@@ -1268,6 +1329,10 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 
 	/* No spinlock: the pages stay ours even if afib_kill() runs. */
 	list_for_each_entry(buf, &local, list) {
+		if (buf->has_imm) {
+			has_imm = true;
+			imm = buf->imm;
+		}
 		n = min_t(u32, buf->len, len - copied);
 		if (!n)
 			continue;
@@ -1292,6 +1357,8 @@ int afib_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	}
 	spin_unlock_bh(&as->lock);
 
+	if (!err && has_imm)
+		put_cmsg(msg, SOL_AFIB, AFIB_CMSG_IMM, sizeof(imm), &imm);
 	if (!err) {
 		msg->msg_flags |= MSG_EOR;
 		if (total > len)

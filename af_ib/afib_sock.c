@@ -28,6 +28,7 @@ static void afib_destruct(struct sock *sk)
 	WARN_ON_ONCE(as->qp || as->cm_id || as->dev);
 	if (as->xp->destruct)
 		as->xp->destruct(as);
+	afib_rdma_destruct(as);
 	afib_free_bufs(as);
 }
 
@@ -83,6 +84,7 @@ struct sock *afib_sk_alloc(struct net *net, int family,
 	INIT_LIST_HEAD(&as->held_q);
 	INIT_LIST_HEAD(&as->accept_node);
 	INIT_LIST_HEAD(&as->dev_node);
+	afib_rdma_init(as);
 	as->family = AF_IB;
 	as->any_family = AF_INET6;
 	sk->sk_write_space = afib_write_space;
@@ -623,7 +625,8 @@ __poll_t afib_poll(struct file *file, struct socket *sock, poll_table *wait)
 
 	/* Paired with the smp_wmb() in afib_set_error(). */
 	smp_rmb();
-	if (READ_ONCE(sk->sk_err))
+	if (READ_ONCE(sk->sk_err) ||
+	    !skb_queue_empty_lockless(&sk->sk_error_queue))
 		mask |= EPOLLERR;
 	return mask;
 }
@@ -750,6 +753,15 @@ int afib_getsockopt(struct socket *sock, int level, int optname,
 		if (copy_to_user(optval, &info, len))
 			return -EFAULT;
 		break;
+	case AFIB_RDMA_ASYNC:
+		if (len < (int)sizeof(int) || as->xp->type != SOCK_SEQPACKET)
+			return as->xp->type != SOCK_SEQPACKET ? -ENOPROTOOPT :
+			       -EINVAL;
+		val = READ_ONCE(as->rdma_async);
+		len = sizeof(int);
+		if (copy_to_user(optval, &val, len))
+			return -EFAULT;
+		break;
 	case AFIB_DEVICE:
 		afib_info_get(as, &info);
 		if (!info.dev_name[0])
@@ -778,7 +790,8 @@ static int afib_setsockopt(struct socket *sock, int level, int optname,
 	case AFIB_DEVICE:
 		return -EPERM;	/* read only */
 	default:
-		return -ENOPROTOOPT;
+		return afib_rdma_setsockopt(afib_sk(sock->sk), optname, optval,
+					    optlen);
 	}
 }
 

@@ -22,6 +22,7 @@
 #define _UAPI_LINUX_AF_IB_H
 
 #include <linux/types.h>
+#include <linux/errqueue.h>
 #include <asm/byteorder.h>
 
 #ifndef AF_IB
@@ -129,6 +130,154 @@ struct sockaddr_ib {
  * adapter has them); 0 never.  Default 65536.
  */
 #define AFIB_SDP_ZCOPY_THRESH	4
+
+/*
+ * RDMA on connected SOCK_SEQPACKET sockets (see Documentation/af_ib.rst,
+ * "RDMA").  setsockopt() options at level SOL_AFIB:
+ *
+ * AFIB_MR_REG takes struct afib_mr_reg: pins and registers user memory on
+ * the socket's device and writes a struct afib_mr_desc to reg.desc_addr.
+ * AFIB_MR_DEREG takes struct afib_mr_dereg.  AFIB_RDMA_ASYNC takes an int:
+ * non-zero sends every completion to the error queue (see below) instead
+ * of having sendmsg() wait for it; getsockopt() reads it back.
+ */
+#define AFIB_MR_REG		5
+#define AFIB_MR_DEREG		6
+#define AFIB_RDMA_ASYNC		7
+
+/* Access rights of a memory region (struct afib_mr_reg.access). */
+#define AFIB_ACCESS_LOCAL_WRITE		0x1	/* RDMA read, atomic results */
+#define AFIB_ACCESS_REMOTE_WRITE	0x2
+#define AFIB_ACCESS_REMOTE_READ		0x4
+#define AFIB_ACCESS_REMOTE_ATOMIC	0x8
+#define AFIB_ACCESS_ALL			0xf
+
+/**
+ * struct afib_mr_reg - register memory (AFIB_MR_REG).
+ * @addr: start of the memory, any alignment.
+ * @length: bytes, 1 to AFIB_MR_MAX_LEN.
+ * @access: AFIB_ACCESS_* bits; remote write or atomic access needs local
+ *	write as well, as in verbs.
+ * @flags: must be 0.
+ * @desc_addr: user pointer to a struct afib_mr_desc the kernel fills in.
+ * @reserved: must be 0.
+ *
+ * The pages are pinned (charged to RLIMIT_MEMLOCK unless CAP_IPC_LOCK)
+ * until AFIB_MR_DEREG, close() of the last descriptor or device removal.
+ */
+struct afib_mr_reg {
+	__aligned_u64	addr;
+	__aligned_u64	length;
+	__u32		access;
+	__u32		flags;
+	__aligned_u64	desc_addr;
+	__u64		reserved[2];
+};
+
+/**
+ * struct afib_mr_desc - a registered memory region (AFIB_MR_REG result).
+ * @handle: names the region in AFIB_MR_DEREG and as the local side of an
+ *	RDMA operation; never 0, not reused soon.
+ * @rkey: key the peer puts in struct afib_rdma_op.rkey.
+ * @remote_addr: address the peer uses for the first byte (the
+ *	registering process's address of it, as in verbs).
+ * @length: bytes registered.
+ * @reserved: set to 0 by the kernel.
+ */
+struct afib_mr_desc {
+	__u32		handle;
+	__u32		rkey;
+	__aligned_u64	remote_addr;
+	__aligned_u64	length;
+	__u64		reserved[2];
+};
+
+/**
+ * struct afib_mr_dereg - deregister a memory region (AFIB_MR_DEREG).
+ * @handle: afib_mr_desc.handle.
+ * @flags: must be 0.
+ */
+struct afib_mr_dereg {
+	__u32		handle;
+	__u32		flags;
+};
+
+/* Largest memory region and largest RDMA transfer (bytes). */
+#define AFIB_MR_MAX_LEN		(1ULL << 30)
+/*
+ * The local side of an operation given as the iovec may span at most this
+ * many pages (64 KiB when page aligned); register larger buffers.
+ */
+#define AFIB_RDMA_IOV_PAGES	16
+/* RDMA operations a socket may have posted or waiting on the error queue. */
+#define AFIB_RDMA_MAX_OPS	64
+
+/*
+ * Control message types at level SOL_AFIB.  sendmsg() takes one of the
+ * operations below with a struct afib_rdma_op; recvmsg() gives
+ * AFIB_CMSG_IMM (a __u32) with the empty message an RDMA write with
+ * immediate produced, and recvmsg(MSG_ERRQUEUE) gives AFIB_CMSG_COMPLETION
+ * (a struct sock_extended_err) per completion.
+ */
+#define AFIB_CMSG_RDMA_WRITE		1
+#define AFIB_CMSG_RDMA_WRITE_IMM	2
+#define AFIB_CMSG_RDMA_READ		3
+#define AFIB_CMSG_FETCH_ADD		4
+#define AFIB_CMSG_CMP_SWAP		5
+#define AFIB_CMSG_IMM			6
+#define AFIB_CMSG_COMPLETION		7
+
+/**
+ * struct afib_rdma_op - one RDMA operation, the data of a sendmsg() cmsg.
+ * @token: the caller's, returned in the completion.
+ * @remote_addr: peer's address (afib_mr_desc.remote_addr + offset);
+ *	8-byte aligned for atomics.
+ * @rkey: peer's afib_mr_desc.rkey.
+ * @local_handle: 0: the local side is msg_iov (pinned for the duration,
+ *	at most AFIB_RDMA_IOV_PAGES pages); else a handle of this socket's
+ *	memory region.
+ * @local_offset: with @local_handle, where in that region the local side
+ *	starts; must be 0 without.
+ * @length: with @local_handle, bytes to transfer; must be 0 without (the
+ *	iovec's length counts).  Atomics transfer 8 bytes: the remote value
+ *	before the operation lands in the local side, in the host byte order.
+ * @imm: AFIB_CMSG_RDMA_WRITE_IMM: the value the peer's recvmsg() gets
+ *	(host byte order at both ends); else must be 0.
+ * @flags: must be 0.
+ * @compare_add: FETCH_ADD: the addend; CMP_SWAP: the value compared.
+ * @swap: CMP_SWAP: the value stored if the comparison held.
+ * @reserved: must be 0.
+ */
+struct afib_rdma_op {
+	__aligned_u64	token;
+	__aligned_u64	remote_addr;
+	__u32		rkey;
+	__u32		local_handle;
+	__aligned_u64	local_offset;
+	__aligned_u64	length;
+	__u32		imm;
+	__u32		flags;
+	__aligned_u64	compare_add;
+	__aligned_u64	swap;
+	__u64		reserved[2];
+};
+
+/*
+ * A completion on the error queue is a struct sock_extended_err
+ * (<linux/errqueue.h>) with ee_origin AFIB_EE_ORIGIN_RDMA, ee_type the
+ * operation's AFIB_CMSG_* type, ee_errno 0 or the error (EACCES: the peer
+ * refused the access, bad rkey or range; EREMOTEIO: the peer failed it;
+ * ETIMEDOUT: the peer is unreachable; ECANCELED: flushed because the
+ * connection ended first; EFAULT, EIO), ee_info and ee_data the low and
+ * high 32 bits of the token.
+ */
+#define AFIB_EE_ORIGIN_RDMA	0x41
+
+/* The token of the operation a completion @ee reports. */
+static inline __u64 afib_ee_token(const struct sock_extended_err *ee)
+{
+	return (__u64)ee->ee_data << 32 | ee->ee_info;
+}
 
 /* Largest message a SOCK_SEQPACKET socket accepts (bytes). */
 #define AFIB_MAX_MSG		65536

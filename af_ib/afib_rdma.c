@@ -1,0 +1,1157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * af_ib RDMA through the socket API: memory regions, RDMA write, read and
+ * atomics as sendmsg() control messages on SOCK_SEQPACKET sockets.
+ *
+ * Memory regions.  AFIB_MR_REG pins the user's pages (FOLL_LONGTERM,
+ * charged to mm->pinned_vm against RLIMIT_MEMLOCK as ib_umem does), maps
+ * them for the device and registers them with a fast-registration work
+ * request (IB_WR_REG_MR) posted on the socket's own QP.  Every
+ * SOCK_SEQPACKET socket has a protection domain of its own, so an rkey is
+ * only good on this one connection.  An MR is a struct afib_mr with a
+ * reference for the handle table (afib_sock.mrs) and one per operation
+ * using it; its verbs resources (the ib_mr, the mapping and the pinned
+ * pages) go with the last reference, or all at once when afib_kill()
+ * destroys the QP: nothing can reach them after the drain, and the PD
+ * must be empty before it is freed.  afib_sock.mr_lock serialises the
+ * two.  AFIB_MR_DEREG first posts IB_WR_LOCAL_INV, fenced after every
+ * operation posted before it, so the peer loses access at once.
+ *
+ * Operations.  A sendmsg() with one AFIB_CMSG_* operation posts one work
+ * request on the QP, signaled, after the messages and operations posted
+ * before it: an RC QP executes them in order, so a message sent after an
+ * RDMA write reaches the peer after the written data.  The local side is
+ * an MR (one SGE) or the iovec, whose pages are pinned and mapped one SGE
+ * each for the duration.  Mapping and posting happen under qp_lock, so the
+ * device cannot go in between; the completion handler unmaps (it runs
+ * before afib_kill() returns).  A write with immediate consumes one of
+ * the peer's receive buffers, so it takes a send credit.
+ *
+ * Completions.  A blocking sendmsg() sleeps until its operation completed
+ * (killable only: SO_SNDTIMEO and signals end the wait for room before
+ * posting) and returns its status.  With MSG_DONTWAIT or AFIB_RDMA_ASYNC
+ * (or a fatal signal), the completion handler queues a sock_extended_err
+ * on the error queue instead and frees the operation.  Posted operations
+ * plus unread completions are bounded by AFIB_RDMA_MAX_OPS; the send
+ * queue has room for that many more work requests, and one for
+ * registration.
+ *
+ * A failed RDMA operation (other than a flush) moves an RC QP to the
+ * error state, so it breaks the connection as a failed send does.
+ */
+#include <linux/errqueue.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include "afib.h"
+
+/**
+ * struct afib_mr - a registered memory region.
+ * @as: the socket it belongs to.
+ * @ref: the handle table's reference and one per operation using it.
+ * @node: on afib_sock.mr_list while it holds verbs resources.
+ * @ibmr: the fast-registration MR.
+ * @ibdev: the device @sgt is mapped for.
+ * @sgt: the pinned pages.
+ * @pages: the pinned pages, @npages of them.
+ * @npages: pages pinned and charged to @mm.
+ * @mm: whose pinned_vm they are charged to, with a mmgrab() reference.
+ * @writable: the device may write to the pages.
+ * @mapped: @sgt is mapped.
+ * @handle: the user's name for it.
+ * @lkey: local key, for operations of ours.
+ * @rkey: remote key, for the peer's.
+ * @iova: address of the first byte in the MR.
+ * @length: bytes.
+ * @cqe: completion of the REG_MR or LOCAL_INV in flight.
+ * @done: that work request completed.
+ * @status: its status, 0 or a negative errno.
+ */
+struct afib_mr {
+	struct afib_sock	*as;
+	refcount_t		ref;
+	struct list_head	node;
+	struct ib_mr		*ibmr;
+	struct ib_device	*ibdev;
+	struct sg_table		sgt;
+	struct page		**pages;
+	u32			npages;
+	struct mm_struct	*mm;
+	bool			writable;
+	bool			mapped;
+	u32			handle;
+	u32			lkey;
+	u32			rkey;
+	u64			iova;
+	u64			length;
+	struct ib_cqe		cqe;
+	bool			done;
+	int			status;
+};
+
+/**
+ * struct afib_rop - an RDMA operation.
+ * @cqe: its completion entry.
+ * @as: the socket.
+ * @req: what the user asked for.
+ * @wr: the work request.
+ * @sge: the local side.
+ * @pages: pinned iovec pages, @npages of them, one per SGE.
+ * @nsge: entries of @sge in use.
+ * @npages: pages pinned.
+ * @write: the device writes the local side (read, atomics).
+ * @mapped: @sge holds DMA addresses, for @ibdev.
+ * @ibdev: the device @sge is mapped for.
+ * @mr: local MR, with a reference, or NULL.
+ * @skb: the error queue entry it will become, preallocated.
+ * @seq: send ring position posted before it (see __afib_tx_complete()).
+ * @done: completed; the waiter owns it again.
+ * @async: the completion handler reports and frees it.
+ * @status: 0 or a negative errno.
+ */
+struct afib_rop {
+	struct ib_cqe		cqe;
+	struct afib_sock	*as;
+	struct afib_rdma_req	req;
+	union {
+		struct ib_rdma_wr	rdma;
+		struct ib_atomic_wr	atomic;
+	} wr;
+	struct ib_sge		sge[AFIB_RDMA_IOV_PAGES];
+	struct page		*pages[AFIB_RDMA_IOV_PAGES];
+	u32			nsge;
+	u32			npages;
+	bool			write;
+	bool			mapped;
+	struct ib_device	*ibdev;
+	struct afib_mr		*mr;
+	struct sk_buff		*skb;
+	u32			seq;
+	bool			done;
+	bool			async;
+	int			status;
+};
+
+/**
+ * afib_rdma_wc_errno() - the errno an RDMA completion status means.
+ * @status: the completion's status.
+ *
+ * Return: 0 or a negative errno.
+ */
+int afib_rdma_wc_errno(enum ib_wc_status status)
+{
+	switch (status) {
+	case IB_WC_SUCCESS:
+		return 0;
+	case IB_WC_REM_ACCESS_ERR:
+		return -EACCES;
+	case IB_WC_LOC_PROT_ERR:
+	case IB_WC_LOC_ACCESS_ERR:
+	case IB_WC_MW_BIND_ERR:
+		return -EFAULT;
+	case IB_WC_LOC_LEN_ERR:
+		return -EMSGSIZE;
+	case IB_WC_REM_INV_REQ_ERR:
+	case IB_WC_REM_OP_ERR:
+	case IB_WC_REM_ABORT_ERR:
+	case IB_WC_REM_INV_RD_REQ_ERR:
+		return -EREMOTEIO;
+	case IB_WC_RETRY_EXC_ERR:
+	case IB_WC_RNR_RETRY_EXC_ERR:
+		return -ETIMEDOUT;
+	case IB_WC_WR_FLUSH_ERR:
+		return -ECANCELED;
+	default:
+		return -EIO;
+	}
+}
+EXPORT_SYMBOL_GPL(afib_rdma_wc_errno);
+
+static bool afib_rdma_is_atomic(u32 type)
+{
+	return type == AFIB_CMSG_FETCH_ADD || type == AFIB_CMSG_CMP_SWAP;
+}
+
+/*
+ * Check one operation: reserved fields, and the fields that make sense
+ * for its type only.
+ */
+static int afib_rdma_check(u32 type, const struct afib_rdma_op *op)
+{
+	bool atomic = afib_rdma_is_atomic(type);
+
+	if (op->flags || op->reserved[0] || op->reserved[1])
+		return -EINVAL;
+	if (op->imm && type != AFIB_CMSG_RDMA_WRITE_IMM)
+		return -EINVAL;
+	if (!atomic && op->compare_add)
+		return -EINVAL;
+	if (op->swap && type != AFIB_CMSG_CMP_SWAP)
+		return -EINVAL;
+	if (!op->local_handle && (op->local_offset || op->length))
+		return -EINVAL;
+	if (atomic && (op->remote_addr & 7))
+		return -EINVAL;
+	if (atomic && op->local_handle &&
+	    (op->length != 8 || (op->local_offset & 7)))
+		return -EINVAL;
+	if (op->length > AFIB_MR_MAX_LEN)
+		return -EMSGSIZE;
+	return 0;
+}
+
+/**
+ * afib_rdma_parse() - find the RDMA operation in a sendmsg()'s cmsgs.
+ * @msg: the message, its control data in kernel memory.
+ * @req: the operation found.
+ *
+ * Exactly one cmsg, at level SOL_AFIB, of an operation type and exactly
+ * the length of a struct afib_rdma_op, with consistent fields.
+ *
+ * Return: 0, -EINVAL for anything else, -EMSGSIZE for a length above
+ * AFIB_MR_MAX_LEN.
+ */
+int afib_rdma_parse(struct msghdr *msg, struct afib_rdma_req *req)
+{
+	struct cmsghdr *cmsg;
+	bool found = false;
+
+	if (msg->msg_controllen < sizeof(struct cmsghdr))
+		return -EINVAL;
+	for_each_cmsghdr(cmsg, msg) {
+		if (!CMSG_OK(msg, cmsg) || cmsg->cmsg_level != SOL_AFIB)
+			return -EINVAL;
+		switch (cmsg->cmsg_type) {
+		case AFIB_CMSG_RDMA_WRITE:
+		case AFIB_CMSG_RDMA_WRITE_IMM:
+		case AFIB_CMSG_RDMA_READ:
+		case AFIB_CMSG_FETCH_ADD:
+		case AFIB_CMSG_CMP_SWAP:
+			break;
+		default:
+			return -EINVAL;
+		}
+		/* One operation per call. */
+		if (found ||
+		    cmsg->cmsg_len != CMSG_LEN(sizeof(struct afib_rdma_op)))
+			return -EINVAL;
+		memcpy(&req->op, CMSG_DATA(cmsg), sizeof(req->op));
+		req->type = cmsg->cmsg_type;
+		found = true;
+	}
+	if (!found)
+		return -EINVAL;
+	return afib_rdma_check(req->type, &req->op);
+}
+EXPORT_SYMBOL_GPL(afib_rdma_parse);
+
+/**
+ * afib_rdma_access() - verbs access flags of AFIB_ACCESS_* bits.
+ * @access: the user's bits.
+ *
+ * Return: IB_ACCESS_* flags, or -EINVAL for unknown bits or remote write
+ * or atomic access without local write (verbs' rule).
+ */
+int afib_rdma_access(u32 access)
+{
+	int flags = 0;
+
+	if (access & ~AFIB_ACCESS_ALL)
+		return -EINVAL;
+	if ((access & (AFIB_ACCESS_REMOTE_WRITE | AFIB_ACCESS_REMOTE_ATOMIC)) &&
+	    !(access & AFIB_ACCESS_LOCAL_WRITE))
+		return -EINVAL;
+	if (access & AFIB_ACCESS_LOCAL_WRITE)
+		flags |= IB_ACCESS_LOCAL_WRITE;
+	if (access & AFIB_ACCESS_REMOTE_WRITE)
+		flags |= IB_ACCESS_REMOTE_WRITE;
+	if (access & AFIB_ACCESS_REMOTE_READ)
+		flags |= IB_ACCESS_REMOTE_READ;
+	if (access & AFIB_ACCESS_REMOTE_ATOMIC)
+		flags |= IB_ACCESS_REMOTE_ATOMIC;
+	return flags;
+}
+EXPORT_SYMBOL_GPL(afib_rdma_access);
+
+/**
+ * afib_rdma_pages() - pages a user range spans.
+ * @addr: its start.
+ * @len: its length, not 0.
+ *
+ * Return: the number of pages.
+ */
+u64 afib_rdma_pages(u64 addr, u64 len)
+{
+	return (PAGE_ALIGN(addr + len) - (addr & PAGE_MASK)) >> PAGE_SHIFT;
+}
+EXPORT_SYMBOL_GPL(afib_rdma_pages);
+
+/* Wake whoever sleeps on the socket: a completion came. */
+static void afib_rdma_wake(struct afib_sock *as)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(as->sk.sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_all(&wq->wait);
+	rcu_read_unlock();
+}
+
+/*
+ * Wait for a local work request (REG_MR, LOCAL_INV) that cannot be
+ * abandoned.  It completes soon, or is flushed when the QP goes: a
+ * fatal signal only makes us poll instead of sleeping.
+ */
+static void afib_rdma_wait_done(struct afib_sock *as, bool *done)
+{
+	long timeo = MAX_SCHEDULE_TIMEOUT;
+
+	/* Paired with the smp_store_release() in afib_mr_done(). */
+	while (!smp_load_acquire(done)) {
+		/* Paired likewise. */
+		if (afib_wait_cq_killable(as, &timeo, smp_load_acquire(done)))
+			usleep_range(50, 100);
+		timeo = MAX_SCHEDULE_TIMEOUT;
+	}
+}
+
+/* --- memory regions ---------------------------------------------------- */
+
+/* Release the verbs resources of @mr.  Caller holds as->mr_lock. */
+static void __afib_mr_release(struct afib_mr *mr)
+{
+	lockdep_assert_held(&mr->as->mr_lock);
+	list_del_init(&mr->node);
+	if (mr->ibmr)
+		ib_dereg_mr(mr->ibmr);
+	mr->ibmr = NULL;
+	if (mr->mapped)
+		ib_dma_unmap_sg(mr->ibdev, mr->sgt.sgl, mr->sgt.orig_nents,
+				DMA_BIDIRECTIONAL);
+	mr->mapped = false;
+	sg_free_table(&mr->sgt);
+	if (mr->npages) {
+		unpin_user_pages_dirty_lock(mr->pages, mr->npages,
+					    mr->writable);
+		atomic64_sub(mr->npages, &mr->mm->pinned_vm);
+	}
+	mr->npages = 0;
+	kvfree(mr->pages);
+	mr->pages = NULL;
+	if (mr->mm)
+		mmdrop(mr->mm);
+	mr->mm = NULL;
+}
+
+static void afib_mr_put(struct afib_mr *mr)
+{
+	struct afib_sock *as = mr->as;
+
+	if (!refcount_dec_and_test(&mr->ref))
+		return;
+	mutex_lock(&as->mr_lock);
+	__afib_mr_release(mr);
+	mutex_unlock(&as->mr_lock);
+	kfree(mr);
+}
+
+/* The MR named @handle, with a reference, or NULL. */
+static struct afib_mr *afib_mr_get(struct afib_sock *as, u32 handle)
+{
+	struct afib_mr *mr;
+
+	xa_lock(&as->mrs);
+	mr = xa_load(&as->mrs, handle);
+	if (mr && !refcount_inc_not_zero(&mr->ref))
+		mr = NULL;
+	xa_unlock(&as->mrs);
+	return mr;
+}
+
+static void afib_mr_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct afib_mr *mr = container_of(wc->wr_cqe, struct afib_mr, cqe);
+	struct afib_sock *as = cq->cq_context;
+
+	mr->status = afib_rdma_wc_errno(wc->status);
+	if (afib_wc_fatal(as, wc))
+		afib_conn_error(as, ECONNRESET);
+	/* @as outlives the waiter, who owns @mr once this is set. */
+	/* Paired with the smp_load_acquire()s in afib_rdma_wait_done(). */
+	smp_store_release(&mr->done, true);
+	afib_rdma_wake(as);
+}
+
+/* Post REG_MR or LOCAL_INV for @mr.  Caller holds qp_lock. */
+static int afib_mr_post(struct afib_sock *as, struct afib_mr *mr,
+			struct ib_send_wr *wr)
+{
+	int err;
+
+	mr->done = false;
+	wr->wr_cqe = &mr->cqe;
+	wr->send_flags |= IB_SEND_SIGNALED;
+	spin_lock_bh(&as->lock);
+	if (as->dead || as->peer_gone || !as->qp) {
+		err = -ENOTCONN;
+	} else {
+		/*
+		 * Its completion frees no send buffers (afib_mr_done()), so
+		 * tx_unsig stays: see afib_tx_post().
+		 */
+		err = ib_post_send(as->qp, wr, NULL);
+	}
+	spin_unlock_bh(&as->lock);
+	return err;
+}
+
+/* Pin the user's pages of @mr and charge them, as ib_umem_get() does. */
+static int afib_mr_pin(struct afib_mr *mr, u64 addr, u64 len)
+{
+	unsigned int flags = FOLL_LONGTERM | (mr->writable ? FOLL_WRITE : 0);
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	u64 npages = afib_rdma_pages(addr, len);
+	unsigned long start = addr & PAGE_MASK;
+	u64 pinned = 0;
+	int got;
+
+	mr->pages = kvmalloc_array(npages, sizeof(*mr->pages), GFP_KERNEL);
+	if (!mr->pages)
+		return -ENOMEM;
+	mr->mm = current->mm;
+	mmgrab(mr->mm);
+	if (atomic64_add_return(npages, &mr->mm->pinned_vm) > limit &&
+	    !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mr->mm->pinned_vm);
+		return -ENOMEM;
+	}
+	while (pinned < npages) {
+		got = pin_user_pages_fast(start + (pinned << PAGE_SHIFT),
+					  min_t(u64, npages - pinned, INT_MAX),
+					  flags, mr->pages + pinned);
+		if (got <= 0)
+			break;
+		pinned += got;
+	}
+	/* __afib_mr_release() unpins and uncharges @npages pages. */
+	mr->npages = pinned;
+	atomic64_sub(npages - pinned, &mr->mm->pinned_vm);
+	if (pinned < npages)
+		return got < 0 && got != -EFAULT ? got : -EFAULT;
+	return sg_alloc_table_from_pages(&mr->sgt, mr->pages, npages,
+					 offset_in_page(addr), len,
+					 GFP_KERNEL);
+}
+
+/*
+ * Map @mr for the device and post its registration.  Caller holds
+ * qp_lock; @mr joins mr_list, so afib_kill() releases it if the socket
+ * dies.
+ */
+static int afib_mr_map(struct afib_sock *as, struct afib_mr *mr, u64 addr,
+		       int access)
+{
+	struct ib_reg_wr reg = {
+		.wr.opcode	= IB_WR_REG_MR,
+		.access		= access,
+	};
+	struct ib_device *ibdev;
+	int n, err;
+
+	if (!as->qp || READ_ONCE(as->dead))
+		return -ENOTCONN;
+	ibdev = as->dev->ibdev;
+	if (mr->npages > ibdev->attrs.max_fast_reg_page_list_len)
+		return -EMSGSIZE;
+	mutex_lock(&as->mr_lock);
+	list_add(&mr->node, &as->mr_list);
+	mutex_unlock(&as->mr_lock);
+	mr->ibdev = ibdev;
+	n = ib_dma_map_sg(ibdev, mr->sgt.sgl, mr->sgt.orig_nents,
+			  DMA_BIDIRECTIONAL);
+	if (!n)
+		return -ENOMEM;
+	mr->mapped = true;
+	mr->sgt.nents = n;
+	mr->ibmr = ib_alloc_mr(as->pd, IB_MR_TYPE_MEM_REG, mr->npages);
+	if (IS_ERR(mr->ibmr)) {
+		err = PTR_ERR(mr->ibmr);
+		mr->ibmr = NULL;
+		return err;
+	}
+	if (ib_map_mr_sg(mr->ibmr, mr->sgt.sgl, n, NULL, PAGE_SIZE) != n)
+		return -EINVAL;
+	/*
+	 * The peer addresses the region by the user's address, not by our
+	 * DMA address (a kernel address on rxe).  The offset in the first
+	 * page is the same, and drivers translate relative to the iova.
+	 */
+	mr->ibmr->iova = addr;
+	ib_update_fast_reg_key(mr->ibmr, ++as->mr_key);
+	mr->lkey = mr->ibmr->lkey;
+	mr->rkey = mr->ibmr->rkey;
+	mr->iova = addr;
+	mr->length = mr->ibmr->length;
+	reg.mr = mr->ibmr;
+	reg.key = mr->ibmr->rkey;
+	return afib_mr_post(as, mr, &reg.wr);
+}
+
+/* Invalidate @mr (out of the table, our reference) and drop it. */
+static void afib_mr_unregister(struct afib_sock *as, struct afib_mr *mr)
+{
+	struct ib_send_wr inv = {
+		.opcode			= IB_WR_LOCAL_INV,
+		/* After what uses it: RDMA reads still land in it. */
+		.send_flags		= IB_SEND_FENCE,
+		.ex.invalidate_rkey	= mr->rkey,
+	};
+	int err = -ENOTCONN;
+
+	mutex_lock(&as->qp_lock);
+	if (mr->ibmr)
+		err = afib_mr_post(as, mr, &inv);
+	mutex_unlock(&as->qp_lock);
+	if (!err)
+		afib_rdma_wait_done(as, &mr->done);
+	afib_mr_put(mr);
+}
+
+static int afib_mr_reg(struct afib_sock *as, sockptr_t optval,
+		       unsigned int optlen)
+{
+	struct afib_mr_desc desc = {};
+	struct afib_mr_reg reg;
+	struct afib_mr *mr;
+	int access, err;
+	u32 max;
+
+	if (optlen != sizeof(reg))
+		return -EINVAL;
+	if (copy_from_sockptr(&reg, optval, sizeof(reg)))
+		return -EFAULT;
+	access = afib_rdma_access(reg.access);
+	if (access < 0)
+		return access;
+	if (reg.flags || reg.reserved[0] || reg.reserved[1] || !reg.length ||
+	    reg.addr + reg.length < reg.addr)
+		return -EINVAL;
+	if (reg.length > AFIB_MR_MAX_LEN)
+		return -EMSGSIZE;
+	switch (READ_ONCE(as->sk.sk_state)) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+		break;
+	default:
+		return -ENOTCONN;
+	}
+	if (!current->mm)
+		return -EINVAL;
+	/* What the device can register at once, before pinning anything. */
+	mutex_lock(&as->qp_lock);
+	max = as->qp ? as->dev->ibdev->attrs.max_fast_reg_page_list_len : 0;
+	mutex_unlock(&as->qp_lock);
+	if (!max)
+		return -ENOTCONN;
+	if (afib_rdma_pages(reg.addr, reg.length) > max)
+		return -EMSGSIZE;
+
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	if (!mr)
+		return -ENOMEM;
+	mr->as = as;
+	refcount_set(&mr->ref, 1);
+	INIT_LIST_HEAD(&mr->node);
+	mr->cqe.done = afib_mr_done;
+	mr->writable = !!(reg.access & AFIB_ACCESS_LOCAL_WRITE);
+
+	if (mutex_lock_interruptible(&as->mr_mutex)) {
+		kfree(mr);
+		return -ERESTARTSYS;
+	}
+	err = afib_mr_pin(mr, reg.addr, reg.length);
+	if (err)
+		goto put;
+	mutex_lock(&as->qp_lock);
+	err = afib_mr_map(as, mr, reg.addr, access);
+	mutex_unlock(&as->qp_lock);
+	if (err)
+		goto put;
+	afib_rdma_wait_done(as, &mr->done);
+	err = mr->status;
+	if (err) {
+		err = err == -ECANCELED ? -ENOTCONN : err;
+		goto put;
+	}
+	err = xa_alloc_cyclic(&as->mrs, &mr->handle, mr,
+			      XA_LIMIT(1, INT_MAX), &as->mr_next, GFP_KERNEL);
+	if (err < 0) {
+		afib_mr_unregister(as, mr);
+		goto unlock;
+	}
+	desc.handle = mr->handle;
+	desc.rkey = mr->rkey;
+	desc.remote_addr = mr->iova;
+	desc.length = mr->length;
+	err = 0;
+	if (copy_to_user(u64_to_user_ptr(reg.desc_addr), &desc,
+			 sizeof(desc))) {
+		/* Nobody learnt of it: undo. */
+		xa_erase(&as->mrs, mr->handle);
+		afib_mr_unregister(as, mr);
+		err = -EFAULT;
+	}
+	goto unlock;
+put:
+	afib_mr_put(mr);
+unlock:
+	mutex_unlock(&as->mr_mutex);
+	return err;
+}
+
+static int afib_mr_dereg(struct afib_sock *as, sockptr_t optval,
+			 unsigned int optlen)
+{
+	struct afib_mr_dereg dereg;
+	struct afib_mr *mr;
+
+	if (optlen != sizeof(dereg))
+		return -EINVAL;
+	if (copy_from_sockptr(&dereg, optval, sizeof(dereg)))
+		return -EFAULT;
+	if (dereg.flags)
+		return -EINVAL;
+	if (mutex_lock_interruptible(&as->mr_mutex))
+		return -ERESTARTSYS;
+	mr = xa_erase(&as->mrs, dereg.handle);
+	if (mr)
+		afib_mr_unregister(as, mr);
+	mutex_unlock(&as->mr_mutex);
+	return mr ? 0 : -ENOENT;
+}
+
+/**
+ * afib_rdma_setsockopt() - the RDMA options of a SOCK_SEQPACKET socket.
+ * @as: the socket.
+ * @optname: AFIB_MR_REG, AFIB_MR_DEREG or AFIB_RDMA_ASYNC.
+ * @optval: the option's value.
+ * @optlen: its length.
+ *
+ * Return: 0, a negative errno, or -ENOPROTOOPT for another option.
+ */
+int afib_rdma_setsockopt(struct afib_sock *as, int optname, sockptr_t optval,
+			 unsigned int optlen)
+{
+	int val;
+
+	switch (optname) {
+	case AFIB_MR_REG:
+	case AFIB_MR_DEREG:
+	case AFIB_RDMA_ASYNC:
+		/* Not on SDP (yet): its QP is in the device's shared PD. */
+		if (as->xp->type != SOCK_SEQPACKET)
+			return -EOPNOTSUPP;
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	switch (optname) {
+	case AFIB_MR_REG:
+		return afib_mr_reg(as, optval, optlen);
+	case AFIB_MR_DEREG:
+		return afib_mr_dereg(as, optval, optlen);
+	case AFIB_RDMA_ASYNC:
+		if (optlen < sizeof(int))
+			return -EINVAL;
+		if (copy_from_sockptr(&val, optval, sizeof(val)))
+			return -EFAULT;
+		WRITE_ONCE(as->rdma_async, !!val);
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+/* --- operations -------------------------------------------------------- */
+
+/* The user segments of a sendmsg() iovec: @i-th base and length. */
+static bool afib_iter_seg(const struct iov_iter *iter, unsigned long i,
+			  void __user **base, size_t *len)
+{
+	const struct iovec *iov;
+	size_t skip = i ? 0 : iter->iov_offset;
+
+	if (iter_is_ubuf(iter)) {
+		if (i)
+			return false;
+		*base = iter->ubuf + skip;
+		*len = iter->count;
+		return true;
+	}
+	if (!iter_is_iovec(iter) || i >= iter->nr_segs)
+		return false;
+#ifdef AFIB_HAVE_ITER_IOV
+	iov = iter_iov(iter) + i;
+#else
+	iov = iter->iov + i;
+#endif
+	*base = iov->iov_base + skip;
+	*len = iov->iov_len - skip;
+	return true;
+}
+
+/*
+ * Pin the iovec's pages (writable for @rop->write), one SGE each, at most
+ * AFIB_RDMA_IOV_PAGES.  The SGEs hold page offsets until they are mapped.
+ */
+static int afib_rop_pin(struct afib_rop *rop, struct iov_iter *iter)
+{
+	unsigned int flags = rop->write ? FOLL_WRITE : 0;
+	size_t left = iov_iter_count(iter), len, off, n;
+	unsigned long i, start, npages;
+	void __user *base;
+	int got;
+
+	if (!user_backed_iter(iter))
+		return -EOPNOTSUPP;
+	for (i = 0; left && afib_iter_seg(iter, i, &base, &len); i++) {
+		len = min(len, left);
+		left -= len;
+		if (!len)
+			continue;
+		start = (unsigned long)base;
+		if (start + len < start)
+			return -EFAULT;
+		npages = afib_rdma_pages(start, len);
+		if (rop->npages + npages > AFIB_RDMA_IOV_PAGES)
+			return -EMSGSIZE;
+		got = pin_user_pages_fast(start & PAGE_MASK, npages, flags,
+					  rop->pages + rop->npages);
+		if (got > 0)
+			rop->npages += got;
+		if (got != npages)
+			return got < 0 && got != -EFAULT ? got : -EFAULT;
+		off = offset_in_page(start);
+		while (len) {
+			n = min_t(size_t, len, PAGE_SIZE - off);
+			rop->sge[rop->nsge].addr = off;
+			rop->sge[rop->nsge].length = n;
+			rop->nsge++;
+			len -= n;
+			off = 0;
+		}
+	}
+	return 0;
+}
+
+/* Unmap the local side.  The device is alive (qp_lock, or a handler). */
+static void afib_rop_unmap(struct afib_rop *rop)
+{
+	enum dma_data_direction dir = rop->write ? DMA_FROM_DEVICE :
+						   DMA_TO_DEVICE;
+	u32 i;
+
+	if (!rop->mapped)
+		return;
+	for (i = 0; i < rop->nsge; i++)
+		ib_dma_unmap_page(rop->ibdev, rop->sge[i].addr,
+				  rop->sge[i].length, dir);
+	rop->mapped = false;
+}
+
+/* Map the pinned pages.  Caller holds qp_lock, the socket is alive. */
+static int afib_rop_map(struct afib_sock *as, struct afib_rop *rop)
+{
+	enum dma_data_direction dir = rop->write ? DMA_FROM_DEVICE :
+						   DMA_TO_DEVICE;
+	struct ib_device *ibdev = as->dev->ibdev;
+	u32 max_sge = as->max_send_sge;
+	u64 dma;
+	u32 i;
+
+	if (rop->req.type == AFIB_CMSG_RDMA_READ)
+		max_sge = min_t(u32, max_sge, ibdev->attrs.max_sge_rd);
+	if (rop->nsge > max_sge)
+		return -EMSGSIZE;
+	rop->ibdev = ibdev;
+	for (i = 0; i < rop->nsge; i++) {
+		dma = ib_dma_map_page(ibdev, rop->pages[i], rop->sge[i].addr,
+				      rop->sge[i].length, dir);
+		if (ib_dma_mapping_error(ibdev, dma)) {
+			while (i--)
+				ib_dma_unmap_page(ibdev, rop->sge[i].addr,
+						  rop->sge[i].length, dir);
+			return -ENOMEM;
+		}
+		rop->sge[i].addr = dma;
+		rop->sge[i].lkey = as->pd->local_dma_lkey;
+	}
+	rop->mapped = true;
+	return 0;
+}
+
+static void afib_rop_free(struct afib_rop *rop)
+{
+	if (rop->npages) {
+		if (rop->write)
+			unpin_user_pages_dirty_lock(rop->pages, rop->npages,
+						    true);
+		else
+			unpin_user_pages(rop->pages, rop->npages);
+	}
+	if (rop->mr)
+		afib_mr_put(rop->mr);
+	kfree_skb(rop->skb);
+	kfree(rop);
+}
+
+/* Queue the completion of @rop on the error queue; frees nothing. */
+static void afib_rop_report(struct afib_sock *as, struct afib_rop *rop)
+{
+	struct sk_buff *skb = rop->skb;
+	struct sock_exterr_skb *serr;
+	struct sock *sk = &as->sk;
+
+	rop->skb = NULL;
+	serr = SKB_EXT_ERR(skb);
+	memset(serr, 0, sizeof(*serr));
+	serr->ee.ee_errno = -rop->status;
+	serr->ee.ee_origin = AFIB_EE_ORIGIN_RDMA;
+	serr->ee.ee_type = rop->req.type;
+	serr->ee.ee_info = lower_32_bits(rop->req.op.token);
+	serr->ee.ee_data = upper_32_bits(rop->req.op.token);
+	/* Bounded by AFIB_RDMA_MAX_OPS, so not by sk_rcvbuf. */
+	skb_set_owner_r(skb, sk);
+	skb_queue_tail(&sk->sk_error_queue, skb);
+	sk_error_report(sk);
+}
+
+static void afib_rop_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct afib_rop *rop = container_of(wc->wr_cqe, struct afib_rop, cqe);
+	struct afib_sock *as = cq->cq_context;
+	int status = afib_rdma_wc_errno(wc->status);
+	bool async, wake;
+
+	if (afib_wc_fatal(as, wc))
+		afib_conn_error(as, ECONNRESET);
+	afib_rop_unmap(rop);
+	spin_lock_bh(&as->lock);
+	__afib_tx_complete(as, rop->seq, 0);
+	as->rdma_inflight--;
+	rop->status = status;
+	async = rop->async;
+	/* The waiter owns @rop from here on. */
+	if (!async) {
+		/* Paired with the smp_load_acquire() in afib_rdma_sendmsg(). */
+		smp_store_release(&rop->done, true);
+	}
+	wake = __afib_tx_wake(as);
+	spin_unlock_bh(&as->lock);
+
+	if (async) {
+		afib_rop_report(as, rop);
+		afib_rop_free(rop);
+	} else {
+		afib_rdma_wake(as);
+	}
+	if (wake)
+		as->sk.sk_write_space(&as->sk);
+}
+
+/* Fill in the work request of @rop from what the user asked. */
+static void afib_rop_build(struct afib_rop *rop)
+{
+	const struct afib_rdma_op *op = &rop->req.op;
+	struct ib_send_wr *wr = &rop->wr.rdma.wr;
+
+	if (rop->mr) {
+		rop->sge[0].addr = rop->mr->iova + op->local_offset;
+		rop->sge[0].length = op->length;
+		rop->sge[0].lkey = rop->mr->lkey;
+		rop->nsge = op->length ? 1 : 0;
+	}
+	memset(&rop->wr, 0, sizeof(rop->wr));
+	wr->wr_cqe = &rop->cqe;
+	wr->sg_list = rop->nsge ? rop->sge : NULL;
+	wr->num_sge = rop->nsge;
+	wr->send_flags = IB_SEND_SIGNALED;
+	switch (rop->req.type) {
+	case AFIB_CMSG_RDMA_WRITE:
+		wr->opcode = IB_WR_RDMA_WRITE;
+		break;
+	case AFIB_CMSG_RDMA_WRITE_IMM:
+		wr->opcode = IB_WR_RDMA_WRITE_WITH_IMM;
+		wr->ex.imm_data = cpu_to_be32(op->imm);
+		break;
+	case AFIB_CMSG_RDMA_READ:
+		wr->opcode = IB_WR_RDMA_READ;
+		break;
+	case AFIB_CMSG_FETCH_ADD:
+		wr->opcode = IB_WR_ATOMIC_FETCH_AND_ADD;
+		break;
+	case AFIB_CMSG_CMP_SWAP:
+		wr->opcode = IB_WR_ATOMIC_CMP_AND_SWP;
+		break;
+	}
+	if (afib_rdma_is_atomic(rop->req.type)) {
+		rop->wr.atomic.remote_addr = op->remote_addr;
+		rop->wr.atomic.rkey = op->rkey;
+		rop->wr.atomic.compare_add = op->compare_add;
+		rop->wr.atomic.swap = op->swap;
+	} else {
+		rop->wr.rdma.remote_addr = op->remote_addr;
+		rop->wr.rdma.rkey = op->rkey;
+	}
+}
+
+/*
+ * Can @rop be posted now?  0 if so; -EAGAIN to wait for a completion or
+ * a credit (the next one wakes us); -ENOBUFS when only reading the error
+ * queue makes room; or why sending is over.  Caller holds as->lock.
+ */
+static int __afib_rop_room(struct afib_sock *as, struct afib_rop *rop)
+{
+	u32 queued = skb_queue_len_lockless(&as->sk.sk_error_queue);
+
+	if (__afib_tx_over(as))
+		return sock_error(&as->sk) ?: -EPIPE;
+	if (as->rdma_inflight + queued >= AFIB_RDMA_MAX_OPS)
+		return as->rdma_inflight ? -EAGAIN : -ENOBUFS;
+	if (rop->req.type == AFIB_CMSG_RDMA_WRITE_IMM &&
+	    !afib_can_send(as->tx_credits, 1, false)) {
+		__afib_tx_want(as, 1);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static bool afib_rop_ready(struct afib_sock *as, struct afib_rop *rop)
+{
+	int err;
+
+	spin_lock_bh(&as->lock);
+	err = __afib_rop_room(as, rop);
+	spin_unlock_bh(&as->lock);
+	return err != -EAGAIN;
+}
+
+/* Map and post @rop, or say why not; see __afib_rop_room(). */
+static int afib_rop_post(struct afib_sock *as, struct afib_rop *rop)
+{
+	int err;
+
+	mutex_lock(&as->qp_lock);
+	if (!as->qp || READ_ONCE(as->dead)) {
+		err = sock_error(&as->sk) ?: -EPIPE;
+		goto unlock;
+	}
+	err = afib_rop_map(as, rop);
+	if (err)
+		goto unlock;
+	afib_rop_build(rop);
+	spin_lock_bh(&as->lock);
+	err = __afib_rop_room(as, rop);
+	if (!err) {
+		rop->seq = as->tx_posted;
+		err = ib_post_send(as->qp, &rop->wr.rdma.wr, NULL);
+		if (err) {
+			/* The QP is broken: the connection is over. */
+			as->peer_gone = true;
+			err = -ECONNRESET;
+		}
+	}
+	if (!err) {
+		as->rdma_inflight++;
+		as->tx_unsig = 0;
+		if (rop->req.type == AFIB_CMSG_RDMA_WRITE_IMM)
+			as->tx_credits--;
+	}
+	spin_unlock_bh(&as->lock);
+	if (err)
+		afib_rop_unmap(rop);
+	if (err == -ECONNRESET)
+		afib_set_error(&as->sk, ECONNRESET);
+unlock:
+	mutex_unlock(&as->qp_lock);
+	return err;
+}
+
+/* Set up the local side of @rop: pinned iovec or an MR range. */
+static int afib_rop_local(struct afib_sock *as, struct afib_rop *rop,
+			  struct msghdr *msg, size_t len)
+{
+	const struct afib_rdma_op *op = &rop->req.op;
+	bool atomic = afib_rdma_is_atomic(rop->req.type);
+	int err;
+
+	if (!op->local_handle) {
+		if (len > AFIB_MR_MAX_LEN)
+			return -EMSGSIZE;
+		if (atomic && len != 8)
+			return -EINVAL;
+		err = afib_rop_pin(rop, &msg->msg_iter);
+		/* The 8 bytes in one SGE: not across a page. */
+		if (!err && atomic && rop->nsge != 1)
+			err = -EINVAL;
+		return err;
+	}
+	if (len)
+		return -EINVAL;
+	rop->mr = afib_mr_get(as, op->local_handle);
+	if (!rop->mr)
+		return -ENOENT;
+	if (op->local_offset > rop->mr->length ||
+	    op->length > rop->mr->length - op->local_offset)
+		return -EINVAL;
+	if (rop->write && !rop->mr->writable)
+		return -EACCES;
+	return 0;
+}
+
+/**
+ * afib_rdma_sendmsg() - sendmsg() with an RDMA operation.
+ * @as: a connected SOCK_SEQPACKET socket.
+ * @msg: the message; its iovec is the local side, or empty.
+ * @len: the iovec's length.
+ *
+ * Return: bytes transferred (or posted, when the completion goes to the
+ * error queue), or a negative errno.
+ */
+int afib_rdma_sendmsg(struct afib_sock *as, struct msghdr *msg, size_t len)
+{
+	bool nonblock = msg->msg_flags & MSG_DONTWAIT;
+	struct sock *sk = &as->sk;
+	struct afib_rop *rop;
+	bool async, handed;
+	int err, cut = 0;
+	long timeo;
+
+	rop = kzalloc(sizeof(*rop), GFP_KERNEL);
+	if (!rop)
+		return -ENOMEM;
+	rop->as = as;
+	rop->cqe.done = afib_rop_done;
+	err = afib_rdma_parse(msg, &rop->req);
+	if (err)
+		goto free;
+	rop->write = rop->req.type != AFIB_CMSG_RDMA_WRITE &&
+		     rop->req.type != AFIB_CMSG_RDMA_WRITE_IMM;
+	rop->skb = alloc_skb(0, GFP_KERNEL);
+	if (!rop->skb) {
+		err = -ENOMEM;
+		goto free;
+	}
+	err = afib_rop_local(as, rop, msg, len);
+	if (err)
+		goto free;
+	len = rop->mr ? rop->req.op.length : len;
+
+	timeo = sock_sndtimeo(sk, nonblock);
+	while ((err = afib_rop_post(as, rop)) == -EAGAIN && timeo) {
+		err = afib_wait_cq(as, &timeo, afib_rop_ready(as, rop));
+		if (err)
+			break;
+	}
+	if (err)
+		goto free;
+
+	/*
+	 * Posted: from here on the completion handler may run.  A blocking
+	 * call returns the operation's status, so only a fatal signal ends
+	 * its wait (a restarted call would post it again); it completes
+	 * soon, or is flushed when the connection ends.
+	 */
+	async = nonblock || READ_ONCE(as->rdma_async);
+	if (!async) {
+		timeo = MAX_SCHEDULE_TIMEOUT;
+		cut = afib_wait_cq_killable(as, &timeo,
+					    /* Paired with afib_rop_done()'s. */
+					    smp_load_acquire(&rop->done));
+	}
+	/* Still in flight: the handler reports it on the error queue. */
+	spin_lock_bh(&as->lock);
+	if (!rop->done)
+		rop->async = true;
+	handed = rop->async;
+	spin_unlock_bh(&as->lock);
+	if (handed)
+		return cut ?: len;
+	err = rop->status;
+	if (async) {
+		/* Done before we could let go: report it here. */
+		afib_rop_report(as, rop);
+		err = 0;
+	}
+free:
+	afib_rop_free(rop);
+	return err ?: len;
+}
+
+/**
+ * afib_rdma_recv_errqueue() - recvmsg(MSG_ERRQUEUE): one completion.
+ * @as: the socket.
+ * @msg: where the AFIB_CMSG_COMPLETION cmsg goes.
+ * @len: room for data (there is none).
+ *
+ * Return: 0, -EAGAIN when the queue is empty, or a negative errno.
+ */
+int afib_rdma_recv_errqueue(struct afib_sock *as, struct msghdr *msg,
+			    size_t len)
+{
+	return sock_recv_errqueue(&as->sk, msg, len, SOL_AFIB,
+				  AFIB_CMSG_COMPLETION);
+}
+
+/* --- socket lifetime --------------------------------------------------- */
+
+/**
+ * afib_rdma_init() - RDMA state of a new socket.
+ * @as: the socket.
+ */
+void afib_rdma_init(struct afib_sock *as)
+{
+	xa_init_flags(&as->mrs, XA_FLAGS_ALLOC1);
+	INIT_LIST_HEAD(&as->mr_list);
+	mutex_init(&as->mr_mutex);
+	mutex_init(&as->mr_lock);
+}
+
+/**
+ * afib_rdma_kill() - release every MR's verbs resources.
+ * @as: a socket whose QP was drained and destroyed; qp_lock held.
+ *
+ * Nothing can use them any more, and the PD must be empty before it is
+ * freed.  The MRs stay in the handle table until deregistered or the
+ * socket is destroyed.
+ */
+void afib_rdma_kill(struct afib_sock *as)
+{
+	struct afib_mr *mr, *tmp;
+
+	lockdep_assert_held(&as->qp_lock);
+	mutex_lock(&as->mr_lock);
+	list_for_each_entry_safe(mr, tmp, &as->mr_list, node)
+		__afib_mr_release(mr);
+	mutex_unlock(&as->mr_lock);
+}
+
+/**
+ * afib_rdma_destruct() - free what is left of the MRs.
+ * @as: a socket being destroyed, after afib_kill().
+ */
+void afib_rdma_destruct(struct afib_sock *as)
+{
+	struct afib_mr *mr;
+	unsigned long i;
+
+	xa_for_each(&as->mrs, i, mr) {
+		xa_erase(&as->mrs, i);
+		afib_mr_put(mr);
+	}
+	xa_destroy(&as->mrs);
+	skb_queue_purge(&as->sk.sk_error_queue);
+}
