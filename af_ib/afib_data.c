@@ -538,7 +538,7 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	struct ib_cq_init_attr cq_attr = {};
 	struct afib_dev *dev;
 	LIST_HEAD(posts);
-	u32 i;
+	u32 i, rdma_room;
 	bool dead;
 	int err;
 
@@ -573,12 +573,13 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	}
 	as->xp->qp_size(as);
 	/*
-	 * Our own handler: see afib_cq_poll() and afib_wait_cq().  RDMA
-	 * operations and one registration have send queue room of their
-	 * own.
+	 * RDMA operations and one registration have send queue room of
+	 * their own, on the sockets that do RDMA (afib_rdma.c).
 	 */
+	rdma_room = as->xp->type == SOCK_SEQPACKET ? AFIB_RDMA_MAX_OPS + 1 : 0;
+	/* Our own handler: see afib_cq_poll() and afib_wait_cq(). */
 	cq_attr.cqe = as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 4 +
-		      AFIB_RDMA_MAX_OPS + 1;
+		      rdma_room;
 	as->cq = ib_create_cq(dev->ibdev, afib_cq_event, afib_cq_error, as,
 			      &cq_attr);
 	if (IS_ERR(as->cq)) {
@@ -590,8 +591,7 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	attr.qp_context = as;
 	attr.send_cq = as->cq;
 	attr.recv_cq = as->cq;
-	attr.cap.max_send_wr = as->tx_slots + AFIB_CTRL_MAX + 1 +
-			       AFIB_RDMA_MAX_OPS + 1;
+	attr.cap.max_send_wr = as->tx_slots + AFIB_CTRL_MAX + 1 + rdma_room;
 	/* + FIN (SDP: + rx_end marker), + drain */
 	attr.cap.max_recv_wr = as->rx_slots + 3;
 	as->max_send_sge = clamp_t(u32, as->max_send_sge, 1,
