@@ -818,7 +818,7 @@ TEST_F_TIMEOUT(pair, epipe, afib_tmo(30))
 	afib_close(&self->sfd);
 	ASSERT_TRUE(wait_rdhup(self->cfd) & (POLLIN | POLLRDHUP))
 		TH_LOG("peer close not seen");
-	ASSERT_EQ(0, recv(self->cfd, &c, 1, 0));
+	ASSERT_EQ(0, recv(self->cfd, &c, 1, 0)) TH_LOG("%s", strerror(errno));
 	ASSERT_TRUE(afib_wait_hup(self->cfd) & POLLHUP)
 		TH_LOG("no POLLHUP after the peer closed");
 
