@@ -303,6 +303,7 @@ struct afib_ctrl {
  * @fin_pending: shutdown(SHUT_WR) waits for a credit to send FIN.
  * @fin_sent: FIN (or ABORT) posted.
  * @fin_rcvd: the peer sent FIN: EOF after @rx_queue drains.
+ * @abort_rcvd: the peer sent ABORT.
  * @peer_gone: the connection is down (disconnect, reset or error).
  * @dead: verbs resources are being torn down; post nothing.
  * @accept_q: established children waiting for accept() (listener).
@@ -393,6 +394,7 @@ struct afib_sock {
 	bool			fin_pending;
 	bool			fin_sent;
 	bool			fin_rcvd;
+	bool			abort_rcvd;
 	bool			peer_gone;
 	bool			dead;
 	struct list_head	accept_q;

@@ -881,17 +881,24 @@ data:
 	} else if (type == AFIB_MT_CREDIT) {
 		if (!as->dead)
 			__afib_repost_one(as, buf);
-	} else if (as->fin_rcvd || as->peer_gone) {
+	} else if (as->fin_rcvd || as->abort_rcvd) {
 		/* A second FIN or ABORT: the peer broke the protocol. */
 		as->peer_gone = true;
 		type = AFIB_MT_ABORT;
 		wake_rx = true;
 	} else {
-		/* The spare buffer took it; nothing to repost or report. */
-		if (type == AFIB_MT_FIN)
+		/*
+		 * The spare buffer took it; nothing to repost or report.  The
+		 * peer's disconnect may have been handled before this
+		 * completion (peer_gone already set): its FIN still ends the
+		 * stream in order.
+		 */
+		if (type == AFIB_MT_FIN) {
 			as->fin_rcvd = true;
-		else
+		} else {
+			as->abort_rcvd = true;
 			as->peer_gone = true;
+		}
 		wake_rx = true;
 	}
 	if (!as->dead)
