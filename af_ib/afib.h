@@ -79,6 +79,9 @@ union afib_peer {
  * @destruct: the socket is freed; optional.
  * @killed: afib_kill() released the verbs resources; optional.
  * @connecting: connect() started; optional.
+ * @connect_failed: the attempt failed with positive @err; lock_sock()
+ *	held.  Return true to take it over (the socket stays in SYN_SENT and
+ *	the transport settles it); optional.
  * @close: close() of a connection in @state: return true to finish it
  *	in the background (afib_finish()) instead of afib_teardown();
  *	optional.
@@ -114,6 +117,7 @@ struct afib_xport {
 	void (*destruct)(struct afib_sock *as);
 	void (*killed)(struct afib_sock *as);
 	void (*connecting)(struct afib_sock *as);
+	bool (*connect_failed)(struct afib_sock *as, int err);
 	bool (*close)(struct afib_sock *as, int state);
 	int (*addr)(struct afib_sock *as, const struct sockaddr *uaddr,
 		    int len, struct sockaddr_storage *out, int *family);

@@ -120,14 +120,16 @@ static void afib_conn_param(struct afib_sock *as, void *pdata, bool reply,
  * @err: positive errno for connect() or SO_ERROR.
  *
  * As TCP, a failed attempt shuts the socket down both ways, which poll()
- * reports.  Process context, without lock_sock().
+ * reports, unless the transport takes the failure over
+ * (afib_xport.connect_failed).  Process context, without lock_sock().
  */
 void afib_connect_failed(struct afib_sock *as, int err)
 {
 	struct sock *sk = &as->sk;
 
 	lock_sock(sk);
-	if (sk->sk_state == TCP_SYN_SENT) {
+	if (sk->sk_state == TCP_SYN_SENT &&
+	    !(as->xp->connect_failed && as->xp->connect_failed(as, err))) {
 		spin_lock_bh(&as->lock);
 		as->peer_gone = true;
 		spin_unlock_bh(&as->lock);

@@ -72,6 +72,24 @@ void sdp_exit(void);
 int sdp_keep_value(struct afib_sock *as, int optname);
 int sdp_tcp_state(struct afib_sock *as);
 
+/* sdp_fallback.c: falling back to kernel TCP */
+void sdp_fb_init(struct afib_sock *as);
+unsigned long sdp_fb_timeout(struct afib_sock *as, unsigned long tmo);
+struct socket *sdp_fb_tcp(struct socket *sock);
+int sdp_fb_prepare(struct afib_sock *as, const struct sockaddr *uaddr,
+		   int len);
+bool sdp_connect_failed(struct afib_sock *as, int err);
+void sdp_fb_work(struct work_struct *work);
+bool sdp_fb_connect(struct socket *sock, int err);
+int sdp_fb_listen(struct socket *sock, int backlog);
+struct socket *sdp_fb_lis(struct afib_sock *as);
+bool sdp_fb_acceptable(struct afib_sock *lis);
+int sdp_fb_accept(struct afib_sock *lis, struct socket *newsock, bool kern);
+void sdp_fb_release(struct afib_sock *as);
+void sdp_fb_unlisten(struct afib_sock *as);
+int sdp_fb_init_sysctl(void);
+void sdp_fb_exit_sysctl(void);
+
 /* sdp_cm.c: connection setup */
 void sdp_qp_size(struct afib_sock *as);
 void sdp_qp_ready(struct afib_sock *as);
@@ -112,5 +130,6 @@ int sdp_proc_init(void);
 void sdp_proc_exit(void);
 void sdp_sock_link(struct afib_sock *as);
 void sdp_sock_unlink(struct afib_sock *as);
+void sdp_stat_fallback(struct net *net, bool accepted);
 
 #endif /* _SDP_H */

@@ -11,6 +11,8 @@
 #define _SDP_CONN_H
 
 #include <linux/list.h>
+#include <linux/net.h>
+#include <linux/socket.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
 #include <rdma/ib_verbs.h>
@@ -86,6 +88,19 @@ enum {
  * @rx_end_wr: that marker.
  * @rx_end_posted: it was posted.
  * @list: on sdp_socks, for /proc/net/sdp.
+ * @fallback: AFIB_SDP_FALLBACK_* bits of this socket.
+ * @fb_queued: a failed connect waits for sdp_fb_work().
+ * @fb_swapped: the file points at @tcp now (sdp_fb_swap()).
+ * @fb_err: why the SDP attempt failed, for when TCP cannot be tried.
+ * @tcp: the kernel TCP socket this one fell back to; set once
+ *	(smp_store_release()), released with the socket.
+ * @tcp_new: TCP socket made ready by connect() for a fallback.
+ * @tcp_lis: TCP listener on our port (AFIB_SDP_FALLBACK_ACCEPT); it
+ *	shares our wait queue.
+ * @fb_dst: where connect() was asked to go, as TCP takes it.
+ * @fb_dst_len: its length.
+ * @fb_work: connects @tcp_new once the SDP attempt failed.
+ * @fb_cb: @tcp's callbacks before sdp_fb_attach() took them over.
  */
 struct sdp_conn {
 	u32			tx_mseq;
@@ -134,6 +149,22 @@ struct sdp_conn {
 	struct ib_recv_wr	rx_end_wr;
 	bool			rx_end_posted;
 	struct list_head	list;
+	u8			fallback;
+	bool			fb_queued;
+	bool			fb_swapped;
+	int			fb_err;
+	struct socket		*tcp;
+	struct socket		*tcp_new;
+	struct socket		*tcp_lis;
+	struct sockaddr_storage	fb_dst;
+	int			fb_dst_len;
+	struct work_struct	fb_work;
+	struct {
+		void (*state_change)(struct sock *sk);
+		void (*data_ready)(struct sock *sk);
+		void (*write_space)(struct sock *sk);
+		void (*error_report)(struct sock *sk);
+	} fb_cb;
 };
 
 #endif /* _SDP_CONN_H */

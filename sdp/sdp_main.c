@@ -152,12 +152,40 @@ static int sdp_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 {
 	struct afib_sock *as = afib_sk(sock->sk);
 	struct sockaddr_storage dst;
+	struct socket *tcp;
 	int family, err;
 
+	tcp = sdp_fb_tcp(sock);
+	if (tcp)
+		return tcp->ops->connect(tcp, uaddr, len, flags);
 	err = sdp_addr(as, uaddr, len, &dst, &family);
 	if (!err)
 		err = sdp_check_dst(as, (struct sockaddr *)&dst);
-	return err ?: afib_connect(sock, uaddr, len, flags);
+	if (!err && READ_ONCE(sock->state) == SS_UNCONNECTED) {
+		lock_sock(sock->sk);
+		err = sdp_fb_prepare(as, uaddr, len);
+		release_sock(sock->sk);
+	}
+	if (err)
+		return err;
+	err = afib_connect(sock, uaddr, len, flags);
+	/* Fell back meanwhile (sdp_fb_work()), or now: TCP goes on. */
+	tcp = sdp_fb_tcp(sock);
+	if (!tcp && sdp_fb_connect(sock, err))
+		tcp = sdp_fb_tcp(sock);
+	if (tcp)
+		return tcp->ops->connect(tcp, (struct sockaddr *)&as->sdp.fb_dst,
+					 as->sdp.fb_dst_len, flags);
+	if (!err && as->sdp.tcp_new) {
+		/* Connected over SDP: the spare TCP socket can go. */
+		lock_sock(sock->sk);
+		tcp = as->sdp.tcp_new;
+		as->sdp.tcp_new = NULL;
+		release_sock(sock->sk);
+		if (tcp)
+			sock_release(tcp);
+	}
+	return err;
 }
 
 static void sdp_sock_init(struct afib_sock *as)
@@ -171,6 +199,7 @@ static void sdp_sock_init(struct afib_sock *as)
 	INIT_LIST_HEAD(&as->sdp.rx_park);
 	INIT_LIST_HEAD(&as->sdp.rx_spare);
 	as->sdp.zcopy_thresh = SDP_ZCOPY_THRESH;
+	sdp_fb_init(as);
 	sdp_sock_link(as);
 }
 
@@ -193,6 +222,7 @@ static int sdp_release(struct socket *sock)
 	if (!sk)
 		return 0;
 	sock_hold(sk);	/* for sdp_work_stop(); put below */
+	sdp_fb_release(afib_sk(sk));
 	afib_release(sock);
 	sdp_work_stop(afib_sk(sk));
 	sock_put(sk);
@@ -207,9 +237,12 @@ static u32 sdp_poll_segs(struct afib_sock *as)
 static int sdp_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 {
 	struct afib_sock *as = afib_sk(sock->sk);
+	struct socket *tcp = sdp_fb_tcp(sock);
 	struct sdp_conn *c = &as->sdp;
 	int answ;
 
+	if (tcp)
+		return tcp->ops->ioctl(tcp, cmd, arg);
 	if (READ_ONCE(sock->sk->sk_state) == TCP_LISTEN &&
 	    (cmd == SIOCINQ || cmd == SIOCOUTQ || cmd == SIOCOUTQNSD))
 		return -EINVAL;
@@ -363,6 +396,7 @@ static void sdp_connecting(struct afib_sock *as)
 	/* TCP_USER_TIMEOUT bounds a connect() too. */
 	if (user)
 		tmo = min(tmo, msecs_to_jiffies(user));
+	tmo = sdp_fb_timeout(as, tmo);
 	WRITE_ONCE(as->sdp.conn_end, jiffies + tmo);
 	sdp_work_at(as, tmo);
 }
@@ -464,10 +498,26 @@ static int sdp_setsockopt(struct socket *sock, int level, int optname,
 			  sockptr_t optval, unsigned int optlen)
 {
 	struct afib_sock *as = afib_sk(sock->sk);
+	struct socket *tcp = sdp_fb_tcp(sock);
 	int val;
 
+	if (tcp && level == SOL_SOCKET)
+		return sock_setsockopt(tcp, level, optname, optval, optlen);
+	if (tcp)
+		return tcp->ops->setsockopt(tcp, level, optname, optval,
+					    optlen);
 	if (level == SOL_TCP)
 		return sdp_setsockopt_tcp(as, optname, optval, optlen);
+	if (level == SOL_AFIB && optname == AFIB_SDP_FALLBACK) {
+		if (optlen < sizeof(int))
+			return -EINVAL;
+		if (copy_from_sockptr(&val, optval, sizeof(val)))
+			return -EFAULT;
+		if (val & ~AFIB_SDP_FALLBACK_ALL)
+			return -EINVAL;
+		WRITE_ONCE(as->sdp.fallback, val);
+		return 0;
+	}
 	if (level == SOL_AFIB && optname == AFIB_SDP_ZCOPY_THRESH) {
 		if (optlen < sizeof(int))
 			return -EINVAL;
@@ -488,17 +538,23 @@ static int sdp_getsockopt(struct socket *sock, int level, int optname,
 			  char __user *optval, int __user *optlen)
 {
 	struct afib_sock *as = afib_sk(sock->sk);
-
+	struct socket *tcp = sdp_fb_tcp(sock);
 	int len, val;
 
+	if (tcp)
+		return tcp->ops->getsockopt(tcp, level, optname, optval,
+					    optlen);
 	if (level == SOL_TCP)
 		return sdp_getsockopt_tcp(as, optname, optval, optlen);
-	if (level == SOL_AFIB && optname == AFIB_SDP_ZCOPY_THRESH) {
+	if (level == SOL_AFIB && (optname == AFIB_SDP_ZCOPY_THRESH ||
+				  optname == AFIB_SDP_FALLBACK)) {
 		if (get_user(len, optlen))
 			return -EFAULT;
 		if (len < (int)sizeof(int))
 			return -EINVAL;
-		val = READ_ONCE(as->sdp.zcopy_thresh);
+		val = optname == AFIB_SDP_FALLBACK ?
+		      READ_ONCE(as->sdp.fallback) :
+		      READ_ONCE(as->sdp.zcopy_thresh);
 		len = sizeof(int);
 		if (put_user(len, optlen) || copy_to_user(optval, &val, len))
 			return -EFAULT;
@@ -507,23 +563,169 @@ static int sdp_getsockopt(struct socket *sock, int level, int optname,
 	return afib_getsockopt(sock, level, optname, optval, optlen);
 }
 
+/*
+ * The socket calls below pass through to the TCP socket once the socket
+ * fell back (sdp_fallback.c): only calls that were already under way
+ * then still come here, later ones go to TCP directly.
+ */
+static int sdp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
+{
+	struct socket *tcp = sdp_fb_tcp(sock);
+
+	return tcp ? tcp->ops->bind(tcp, uaddr, len) :
+		     afib_bind(sock, uaddr, len);
+}
+
+static int sdp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
+{
+	struct socket *tcp = sdp_fb_tcp(sock);
+
+	return tcp ? tcp->ops->getname(tcp, uaddr, peer) :
+		     afib_getname(sock, uaddr, peer);
+}
+
+static __poll_t sdp_poll(struct file *file, struct socket *sock,
+			 poll_table *wait)
+{
+	struct afib_sock *as = afib_sk(sock->sk);
+	struct socket *tcp = sdp_fb_tcp(sock);
+	__poll_t mask;
+
+	if (tcp)
+		return tcp->ops->poll(file, tcp, wait);
+	mask = afib_poll(file, sock, wait);
+	/* The TCP listener beside us wakes our wait queue. */
+	if (inet_sk_state_load(sock->sk) == TCP_LISTEN &&
+	    sdp_fb_acceptable(as))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static int sdp_listen(struct socket *sock, int backlog)
+{
+	struct afib_sock *as = afib_sk(sock->sk);
+	struct socket *tcp = sdp_fb_tcp(sock);
+	int err;
+
+	if (tcp)
+		return tcp->ops->listen(tcp, backlog);
+	err = afib_listen(sock, backlog);
+	if (err || !(READ_ONCE(as->sdp.fallback) & AFIB_SDP_FALLBACK_ACCEPT))
+		return err;
+	err = sdp_fb_listen(sock, backlog);
+	if (err)
+		/* Listen over both or not at all. */
+		afib_shutdown(sock, SHUT_RD);
+	return err;
+}
+
+static int sdp_shutdown(struct socket *sock, int how)
+{
+	struct socket *tcp = sdp_fb_tcp(sock);
+	int err;
+
+	if (tcp)
+		return tcp->ops->shutdown(tcp, how);
+	err = afib_shutdown(sock, how);
+	if (!err && READ_ONCE(sock->sk->sk_state) != TCP_LISTEN)
+		sdp_fb_unlisten(afib_sk(sock->sk));
+	return err;
+}
+
+static int sdp_sock_sendmsg(struct socket *sock, struct msghdr *msg,
+			    size_t len)
+{
+	struct socket *tcp = sdp_fb_tcp(sock);
+
+	return tcp ? tcp->ops->sendmsg(tcp, msg, len) :
+		     sdp_sendmsg(sock, msg, len);
+}
+
+static int sdp_sock_recvmsg(struct socket *sock, struct msghdr *msg,
+			    size_t len, int flags)
+{
+	struct socket *tcp = sdp_fb_tcp(sock);
+
+	return tcp ? tcp->ops->recvmsg(tcp, msg, len, flags) :
+		     sdp_recvmsg(sock, msg, len, flags);
+}
+
+/* Wait for an SDP or a TCP connection, as inet_csk_wait_for_connect(). */
+static int sdp_accept_wait(struct afib_sock *lis, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct sock *sk = &lis->sk;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	if (list_empty_careful(&lis->accept_q) && !sdp_fb_acceptable(lis) &&
+	    !READ_ONCE(sk->sk_err) && READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		*timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, *timeo);
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return signal_pending(current) ? sock_intr_errno(*timeo) : 0;
+}
+
+#ifdef AFIB_HAVE_PROTO_ACCEPT_ARG
+static int sdp_accept(struct socket *sock, struct socket *newsock,
+		      struct proto_accept_arg *arg)
+{
+	struct proto_accept_arg nb = *arg;
+	int flags = arg->flags;
+	bool kern = arg->kern;
+#define sdp_accept_sdp() afib_accept(sock, newsock, &nb)
+#else
+static int sdp_accept(struct socket *sock, struct socket *newsock, int flags,
+		      bool kern)
+{
+#define sdp_accept_sdp() afib_accept(sock, newsock, flags | O_NONBLOCK, kern)
+#endif
+	struct afib_sock *lis = afib_sk(sock->sk);
+	long timeo;
+	int err;
+
+	if (sdp_fb_tcp(sock))
+		return -EINVAL;	/* as TCP's accept() on a connection */
+	if (!sdp_fb_lis(lis))
+#ifdef AFIB_HAVE_PROTO_ACCEPT_ARG
+		return afib_accept(sock, newsock, arg);
+	nb.flags |= O_NONBLOCK;
+#else
+		return afib_accept(sock, newsock, flags, kern);
+#endif
+	timeo = sock_rcvtimeo(sock->sk, flags & O_NONBLOCK);
+	for (;;) {
+		err = sdp_accept_sdp();
+		if (err != -EAGAIN)
+			return err;
+		err = sdp_fb_accept(lis, newsock, kern);
+		if (err != -EAGAIN)
+			return err;
+		if (!timeo)
+			return -EAGAIN;
+		err = sdp_accept_wait(lis, &timeo);
+		if (err)
+			return err;
+	}
+}
+
+#undef sdp_accept_sdp
+
 const struct proto_ops sdp_stream_ops = {
 	.family		= PF_INET_SDP,
 	.owner		= THIS_MODULE,
 	.release	= sdp_release,
-	.bind		= afib_bind,
+	.bind		= sdp_bind,
 	.connect	= sdp_connect,
 	.socketpair	= sock_no_socketpair,
-	.accept		= afib_accept,
-	.getname	= afib_getname,
-	.poll		= afib_poll,
+	.accept		= sdp_accept,
+	.getname	= sdp_getname,
+	.poll		= sdp_poll,
 	.ioctl		= sdp_ioctl,
-	.listen		= afib_listen,
-	.shutdown	= afib_shutdown,
+	.listen		= sdp_listen,
+	.shutdown	= sdp_shutdown,
 	.setsockopt	= sdp_setsockopt,
 	.getsockopt	= sdp_getsockopt,
-	.sendmsg	= sdp_sendmsg,
-	.recvmsg	= sdp_recvmsg,
+	.sendmsg	= sdp_sock_sendmsg,
+	.recvmsg	= sdp_sock_recvmsg,
 	.mmap		= sock_no_mmap,
 };
 
@@ -539,6 +741,7 @@ const struct afib_xport sdp_xport = {
 	.destruct	= sdp_destruct,
 	.killed		= sdp_work_stop,
 	.connecting	= sdp_connecting,
+	.connect_failed	= sdp_connect_failed,
 	.close		= sdp_close,
 	.addr		= sdp_addr,
 	.qp_size	= sdp_qp_size,
@@ -605,13 +808,18 @@ int sdp_init(void)
 	err = sdp_proc_init();
 	if (err)
 		goto unregister_proto;
+	err = sdp_fb_init_sysctl();
+	if (err)
+		goto proc_exit;
 	err = sock_register(&sdp6_family_ops);
 	if (err) {
 		pr_err("af_ib: family %d is taken (%d)\n", PF_INET6_SDP, err);
-		goto proc_exit;
+		goto sysctl_exit;
 	}
 	return 0;
 
+sysctl_exit:
+	sdp_fb_exit_sysctl();
 proc_exit:
 	sdp_proc_exit();
 unregister_proto:
@@ -622,6 +830,7 @@ unregister_proto:
 void sdp_exit(void)
 {
 	sock_unregister(PF_INET6_SDP);
+	sdp_fb_exit_sysctl();
 	sdp_proc_exit();
 	proto_unregister(&sdp_prot);
 }

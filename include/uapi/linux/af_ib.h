@@ -132,6 +132,21 @@ struct sockaddr_ib {
 #define AFIB_SDP_ZCOPY_THRESH	4
 
 /*
+ * int, SDP sockets: AFIB_SDP_FALLBACK_* bits, when to use kernel TCP
+ * instead (see sdp(7), "Fallback to TCP").  The default is the sysctl
+ * net.sdp.fallback.  CONNECT: connect() goes over TCP when the SDP
+ * attempt fails (refused, no RDMA path or device, no answer within
+ * net.sdp.fallback_timeout_ms).  ACCEPT: listen() listens on the same
+ * TCP port too and accept() returns TCP connections as well.  A socket
+ * that fell back is a TCP socket from then on: getsockopt(SO_DOMAIN)
+ * says AF_INET or AF_INET6, SDP's own options are gone.
+ */
+#define AFIB_SDP_FALLBACK	16
+#define AFIB_SDP_FALLBACK_CONNECT	0x1
+#define AFIB_SDP_FALLBACK_ACCEPT	0x2
+#define AFIB_SDP_FALLBACK_ALL	0x3
+
+/*
  * RDMA on connected SOCK_SEQPACKET sockets (see Documentation/af_ib.rst,
  * "RDMA").  setsockopt() options at level SOL_AFIB:
  *
