@@ -78,6 +78,8 @@ union afib_peer {
  * @init: set up a new socket; optional.
  * @destruct: the socket is freed; optional.
  * @killed: afib_kill() released the verbs resources; optional.
+ * @kill: replaces afib_kill() for a type with verbs resources of its own
+ *	(SOCK_DGRAM); optional.
  * @connecting: connect() started; optional.
  * @close: close() of a connection in @state: return true to finish it
  *	in the background (afib_finish()) instead of afib_teardown();
@@ -113,6 +115,7 @@ struct afib_xport {
 	void (*init)(struct afib_sock *as);
 	void (*destruct)(struct afib_sock *as);
 	void (*killed)(struct afib_sock *as);
+	void (*kill)(struct afib_sock *as, int err);
 	void (*connecting)(struct afib_sock *as);
 	bool (*close)(struct afib_sock *as, int state);
 	int (*addr)(struct afib_sock *as, const struct sockaddr *uaddr,
