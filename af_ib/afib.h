@@ -78,6 +78,8 @@ union afib_peer {
  * @init: set up a new socket; optional.
  * @destruct: the socket is freed; optional.
  * @killed: afib_kill() released the verbs resources; optional.
+ * @kill: replaces afib_kill() for a type with verbs resources of its own
+ *	(SOCK_DGRAM); optional.
  * @connecting: connect() started; optional.
  * @connect_failed: the attempt failed with positive @err; lock_sock()
  *	held.  Return true to take it over (the socket stays in SYN_SENT and
@@ -116,6 +118,7 @@ struct afib_xport {
 	void (*init)(struct afib_sock *as);
 	void (*destruct)(struct afib_sock *as);
 	void (*killed)(struct afib_sock *as);
+	void (*kill)(struct afib_sock *as, int err);
 	void (*connecting)(struct afib_sock *as);
 	bool (*connect_failed)(struct afib_sock *as, int err);
 	bool (*close)(struct afib_sock *as, int state);

@@ -700,6 +700,10 @@ void afib_kill(struct afib_sock *as, int err)
 {
 	struct sock *sk = &as->sk;
 
+	if (as->xp->kill) {
+		as->xp->kill(as, err);
+		return;
+	}
 	/* The error first: a reader that sees dead sees it (sdp_recvmsg()). */
 	if (err)
 		afib_set_error(sk, err);

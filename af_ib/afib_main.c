@@ -5,7 +5,8 @@
  * Registers the AF_IB (27) socket family, which mainline reserves for
  * native InfiniBand addresses but never registers.  SOCK_SEQPACKET
  * sockets are reliable, ordered messages over an RC queue pair;
- * SOCK_STREAM sockets are SDP byte streams (AF_INET_SDP is 27 too, see
+ * SOCK_DGRAM sockets are datagrams and multicast over a UD queue pair
+ * (afib_ud.c); SOCK_STREAM sockets are SDP byte streams (AF_INET_SDP is 27 too, see
  * sdp/sdp_main.c, which also registers AF_INET6_SDP, 28).
  *
  * The module carries MODULE_ALIAS_NETPROTO(PF_IB) (and 28), so
@@ -18,6 +19,7 @@
 #include <net/sock.h>
 #include "afib.h"
 #include "sdp.h"
+#include "afib_ud.h"
 
 struct proto afib_proto = {
 	.name		= "AF_IB",
@@ -28,19 +30,21 @@ struct proto afib_proto = {
 static int afib_create(struct net *net, struct socket *sock, int protocol,
 		       int kern)
 {
+	const struct afib_xport *xp;
 	struct sock *sk;
 
 	if (sock->type == SOCK_STREAM)
 		return sdp_create(net, sock, protocol, kern, PF_INET_SDP);
-	if (sock->type != SOCK_SEQPACKET)
+	if (sock->type != SOCK_SEQPACKET && sock->type != SOCK_DGRAM)
 		return -ESOCKTNOSUPPORT;
 	if (protocol)
 		return -EPROTONOSUPPORT;
 
-	sk = afib_sk_alloc(net, PF_IB, &afib_seq_xport, sock, kern);
+	xp = sock->type == SOCK_DGRAM ? &afib_ud_xport : &afib_seq_xport;
+	sk = afib_sk_alloc(net, PF_IB, xp, sock, kern);
 	if (!sk)
 		return -ENOMEM;
-	sock->ops = &afib_seqpacket_ops;
+	sock->ops = xp->ops;
 	sock->state = SS_UNCONNECTED;
 	return 0;
 }
@@ -64,6 +68,9 @@ static int __init afib_init(void)
 	err = proto_register(&afib_proto, 1);
 	if (err)
 		goto destroy_wq;
+	err = proto_register(&afib_ud_proto, 1);
+	if (err)
+		goto unregister_seq;
 	err = afib_ib_init();
 	if (err)
 		goto unregister_proto;
@@ -82,6 +89,8 @@ exit_sdp:
 unregister_client:
 	afib_ib_exit();
 unregister_proto:
+	proto_unregister(&afib_ud_proto);
+unregister_seq:
 	proto_unregister(&afib_proto);
 destroy_wq:
 	destroy_workqueue(afib_wq);
@@ -93,6 +102,7 @@ static void __exit afib_exit(void)
 	sock_unregister(PF_IB);
 	sdp_exit();
 	afib_ib_exit();
+	proto_unregister(&afib_ud_proto);
 	proto_unregister(&afib_proto);
 	destroy_workqueue(afib_wq);
 }

@@ -18,8 +18,8 @@
 /* Upper bound on close()'s wait for sends to reach the peer. */
 #define AFIB_CLOSE_TIMEOUT	(2 * HZ)
 
-static struct lock_class_key afib_slock_key[2];
-static struct lock_class_key afib_lock_key[2];
+static struct lock_class_key afib_slock_key[3];
+static struct lock_class_key afib_lock_key[3];
 
 static void afib_destruct(struct sock *sk)
 {
@@ -59,6 +59,11 @@ struct sock *afib_sk_alloc(struct net *net, int family,
 					      &afib_slock_key[1],
 					      "sk_lock-AF_INET_SDP",
 					      &afib_lock_key[1]);
+	else if (xp->type == SOCK_DGRAM)
+		sock_lock_init_class_and_name(sk, "slock-AF_IB-DGRAM",
+					      &afib_slock_key[2],
+					      "sk_lock-AF_IB-DGRAM",
+					      &afib_lock_key[2]);
 	else
 		sock_lock_init_class_and_name(sk, "slock-AF_IB-SEQPACKET",
 					      &afib_slock_key[0],

@@ -294,6 +294,48 @@ static inline __u64 afib_ee_token(const struct sock_extended_err *ee)
 	return (__u64)ee->ee_data << 32 | ee->ee_info;
 }
 
+/*
+ * SOCK_DGRAM sockets (UD queue pairs, see Documentation/af_ib.rst,
+ * "Datagrams and multicast").  Options at level SOL_AFIB:
+ *
+ * AFIB_MAX_MSG_SIZE	int, read only: the largest datagram payload, the
+ *			path MTU less AFIB_UD_HDR_LEN; ENOTCONN before the
+ *			socket has a device (bind to a local address, send or
+ *			join first).
+ * AFIB_UD_DROPS	__u32, read only: datagrams dropped because the
+ *			receive queue (SO_RCVBUF) was full, as SO_RXQ_OVFL
+ *			counts them.
+ * AFIB_UD_BAD		__u32, read only: datagrams dropped because they
+ *			were malformed (shorter than the header, unknown
+ *			version).
+ * AFIB_MCAST_JOIN	struct afib_mcast_req, write only: join the group
+ *			with multicast GID @mgid, as IP_ADD_MEMBERSHIP does
+ *			for an IP group.
+ * AFIB_MCAST_LEAVE	struct afib_mcast_req, write only: leave it.
+ */
+#define AFIB_UD_DROPS		8
+#define AFIB_UD_BAD		9
+#define AFIB_MCAST_JOIN		10
+#define AFIB_MCAST_LEAVE	11
+
+/* Service-ID port space of SOCK_DGRAM sockaddr_ib (rdma_cm's RDMA_PS_UDP). */
+#define AFIB_SID_PS_UDP		0x0000000001110000ULL
+
+/* Bytes of af_ib's own header in every datagram (the sender's port). */
+#define AFIB_UD_HDR_LEN		4
+
+/**
+ * struct afib_mcast_req - a multicast GID to join or leave.
+ * @mgid: the group's GID, network order.  An IPv4-mapped GID
+ *	(::ffff:a.b.c.d) is the IPv4 group a.b.c.d, as rdma_cm maps IPv4
+ *	groups on RoCE; on RoCE any other GID is taken as an IPv6 group.
+ * @reserved: must be 0.
+ */
+struct afib_mcast_req {
+	__u8	mgid[16];
+	__u32	reserved;
+};
+
 /* Largest message a SOCK_SEQPACKET socket accepts (bytes). */
 #define AFIB_MAX_MSG		65536
 
