@@ -215,10 +215,32 @@ static void sdp_resolve(void)
 		real_fcntl64 = real_fcntl;
 }
 
+/*
+ * Bad lines are reported once the whole file is read: a "log" line may
+ * come after them and say where reports go.
+ */
+#define SDP_MAX_REPORTS	16
+static char sdp_reports[SDP_MAX_REPORTS][320];
+static int sdp_nreports;
+
 static void sdp_report(void *arg, const char *path, int line, const char *msg)
 {
 	(void)arg;
-	sdp_log(SDP_LOG_ERR, "%s:%d: %s; line ignored", path, line, msg);
+	if (sdp_nreports < SDP_MAX_REPORTS)
+		snprintf(sdp_reports[sdp_nreports], sizeof(sdp_reports[0]),
+			 "%s:%d: %s; line ignored", path, line, msg);
+	sdp_nreports++;
+}
+
+static void sdp_flush_reports(void)
+{
+	int i;
+
+	for (i = 0; i < sdp_nreports && i < SDP_MAX_REPORTS; i++)
+		sdp_log(SDP_LOG_ERR, "%s", sdp_reports[i]);
+	if (sdp_nreports > SDP_MAX_REPORTS)
+		sdp_log(SDP_LOG_ERR, "%d more bad lines",
+			sdp_nreports - SDP_MAX_REPORTS);
 }
 
 static int sdp_mode_parse(const char *s)
@@ -245,9 +267,6 @@ static void sdp_init(void)
 	sdp_inited = 1;
 	sdp_resolve();
 	sdp_config_init(&sdp_cfg);
-	s = getenv("LIBSDP_LOG_LEVEL");
-	if (s && *s)
-		sdp_cfg.log_level = atoi(s);
 	path = getenv("LIBSDP_CONFIG_FILE");
 	if (!path || !*path)
 		path = LIBSDP_SYSCONFDIR "/libsdp.conf";
@@ -269,6 +288,7 @@ static void sdp_init(void)
 	} else if (sdp_cfg.log_dest == SDP_LOG_SYSLOG) {
 		openlog("libsdp", LOG_PID, LOG_USER);
 	}
+	sdp_flush_reports();
 	if (getenv("SIMPLE_LIBSDP") || getenv("ALWAYS_USE_SDP"))
 		sdp_force = SDP_MODE_SDP;
 	s = getenv("LIBSDP_FORCE");
@@ -391,23 +411,32 @@ static int sdp_make(const struct sdp_fd *e)
 	return s;
 }
 
-/* Bind @s where @fd is bound, if the program bound it (port != 0). */
-static int sdp_bind_like(int s, int fd, int any_port)
+/*
+ * Bind @s where @fd is bound, if the program bound it (a port or an
+ * address), or always with @always.
+ */
+static int sdp_bind_like(int s, int fd, int always)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	unsigned int port;
+	int bound;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len))
 		return -1;
-	if (ss.ss_family == AF_INET)
-		port = ((struct sockaddr_in *)&ss)->sin_port;
-	else if (ss.ss_family == AF_INET6)
-		port = ((struct sockaddr_in6 *)&ss)->sin6_port;
-	else
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (void *)&ss;
+
+		bound = sin->sin_port || sin->sin_addr.s_addr != htonl(INADDR_ANY);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (void *)&ss;
+
+		bound = sin6->sin6_port ||
+			!IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+	} else {
 		return 0;
-	if (!port && !any_port)
-		return 0;		/* not bound: nothing to carry over */
+	}
+	if (!bound && !always)
+		return 0;
 	return real_bind(s, (struct sockaddr *)&ss, len);
 }
 
