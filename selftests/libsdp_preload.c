@@ -9,7 +9,8 @@
  *   7302-7309   sdp client      (peers: native SDP listeners)
  *   7310-7319   both server     (clients: native SDP, and TCP by rule)
  *   7320-7329   sdp server
- *   7340-7349   both client, tcp server (fallback); SDP peers native
+ *   7340-7349   both client, tcp server (fallback; 7343 on 127.0.0.1,
+ *               which has no RDMA path); SDP peers native
  *
  * Checked: fd number, O_NONBLOCK, FD_CLOEXEC and socket options survive the
  * swap; errno is the program's; both-mode listeners accept SDP and TCP
@@ -370,6 +371,36 @@ TEST(client_both_falls_back_to_tcp)
 	ASSERT_LE(0, s);
 	EXPECT_EQ(0, in_sdp(fd));
 	EXPECT_EQ(0, xfer(fd, s, "fell back"));
+	close(s);
+	close(fd);
+	close(l);
+}
+
+/* No RDMA path to 127.0.0.1 (lo has no device): TCP within the bound. */
+TEST(client_both_no_rdma_path_falls_back)
+{
+	struct sockaddr_storage ss;
+	int l, fd, s, one = 1;
+	socklen_t len;
+	int64_t t0;
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, l);
+	len = afib_addr_host(AF_INET, "127.0.0.1", 7343, &ss);
+	ASSERT_EQ(0, setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)));
+	ASSERT_EQ(0, bind(l, (void *)&ss, len));
+	ASSERT_EQ(0, listen(l, 4));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	t0 = afib_now_ms();
+	ASSERT_EQ(0, connect(fd, (void *)&ss, len));
+	/* at most LIBSDP_CONNECT_TIMEOUT (3 s) for SDP, then TCP */
+	EXPECT_GT(afib_tmo(5) * 1000, afib_now_ms() - t0);
+	TH_LOG("connected in %lld ms", (long long)(afib_now_ms() - t0));
+	s = accept(l, NULL, NULL);
+	ASSERT_LE(0, s);
+	EXPECT_EQ(0, in_sdp(fd));
+	EXPECT_EQ(0, xfer(fd, s, "no rdma path"));
 	close(s);
 	close(fd);
 	close(l);
