@@ -20,7 +20,8 @@ cd "$(dirname "$0")" || exit 1
 # Order matters: afib_devremove and sdp_devremove remove rxe0 (and re-add
 # it) and afib_lifecycle.sh the module, so they run last.
 ALL=(afib_basic afib_nonblock afib_poll afib_flow afib_badinput afib_rdma sdp_tcp
-     sdp_scale sdp_wire sdp_fallback afib_dgram afib_devremove sdp_devremove
+     sdp_scale sdp_wire sdp_fallback libsdp_preload libsdp_apps.sh afib_dgram
+     afib_devremove sdp_devremove
      afib_lifecycle.sh)
 if [ $# -gt 0 ]; then
 	TESTS=("$@")
@@ -37,6 +38,7 @@ need_build=0
 for t in "${TESTS[@]}" afib_hold; do
 	case $t in *.sh) ;; *) [ -x "$t" ] || need_build=1 ;; esac
 done
+[ -f ../tools/libsdp/libsdp.so ] || need_build=1
 if [ $need_build = 1 ]; then
 	echo "# building selftests"
 	make -s 2>&1 | sed 's/^/# /'

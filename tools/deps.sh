@@ -18,6 +18,8 @@ PKGS=(
 	rdma-core ibverbs-utils rdmacm-utils perftest qperf iperf3 iproute2
 	# selftests/sdp_wire: a raw SDP peer on libibverbs and librdmacm
 	libibverbs-dev librdmacm-dev
+	# selftests/libsdp_apps.sh: unmodified programs run through sdp_run
+	lighttpd curl socat strace
 )
 PKGS+=("$@")
 # shellcheck disable=SC2206
