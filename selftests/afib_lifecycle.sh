@@ -19,18 +19,9 @@ SCALE=${AFIB_TIMEOUT_SCALE:-1}
 TMP=$(mktemp -d /tmp/afib_lifecycle.XXXXXX)
 HOLD_PID=
 
-n=0
-fails=0
 
-result() {	# result 0|1 name [diagnostic]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2${3:+ # $3}"
-		fails=$((fails + 1))
-	fi
-}
+# shellcheck source=tap_lib.sh
+. ./tap_lib.sh
 
 loaded() {
 	[ -d /sys/module/$MOD ]

@@ -24,18 +24,9 @@ IP=${AFIB_IP4:-192.0.2.1}
 SCALE=${AFIB_TIMEOUT_SCALE:-1}
 TMP=$(mktemp -d /tmp/libsdp_apps.XXXXXX)
 PIDS=()
-n=0
-fails=0
 
-result() {	# result 0|1 name [diagnostic]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2${3:+ # $3}"
-		fails=$((fails + 1))
-	fi
-}
+# shellcheck source=tap_lib.sh
+. ./tap_lib.sh
 
 cleanup() {
 	local p

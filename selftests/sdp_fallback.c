@@ -129,19 +129,14 @@ static int tcp_listener(const struct sdp_tp *tp, uint16_t port,
 	return fd;
 }
 
+/* A plain TCP client of @tp's address family: sdp_connect() over TCP. */
 static int tcp_connect(const struct sdp_tp *tp, uint16_t port)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sdp_addr(tp, port, &ss);
-	int fd = socket(tp->af, SOCK_STREAM, 0);
+	struct sdp_tp tcp = *tp;
 
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (void *)&ss, len)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	tcp.domain = tp->af;
+	tcp.proto = 0;
+	return sdp_connect(&tcp, port, 0);
 }
 
 /* 256 KiB each way, checksummed; both ends stay open. */
