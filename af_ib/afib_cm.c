@@ -19,6 +19,7 @@
  * non-zero, so it may only do so after taking it.
  */
 #include <linux/module.h>
+#include <net/route.h>
 #include "afib.h"
 
 #define AFIB_RESOLVE_TIMEOUT_MS	2000
@@ -596,6 +597,36 @@ static int afib_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 	}
 }
 
+/*
+ * As TCP, connect() to an IPv4 destination with no route fails at once
+ * with ENETUNREACH.  rdma_cm would not say so for a socket bound to an
+ * address: it looks the route up on that address's netdev, and an IPv4
+ * lookup with an output interface takes a destination it has no route
+ * to for on-link (ip_route_output_key()), so the attempt would wait for
+ * ARP and then time out.
+ */
+static int afib_route_check(struct afib_sock *as, const struct sockaddr *dst)
+{
+	const struct sockaddr_in *src = (const struct sockaddr_in *)&as->src;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)dst;
+	struct flowi4 fl4 = {
+		.daddr		= sin->sin_addr.s_addr,
+		.flowi4_oif	= as->sk.sk_bound_dev_if,
+		.flowi4_proto	= IPPROTO_TCP,	/* rdma_cm's port space */
+	};
+	struct rtable *rt;
+
+	if (dst->sa_family != AF_INET)
+		return 0;
+	if (as->user_bound && src->sin_family == AF_INET)
+		fl4.saddr = src->sin_addr.s_addr;
+	rt = ip_route_output_key(sock_net(&as->sk), &fl4);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	ip_rt_put(rt);
+	return 0;
+}
+
 /**
  * afib_cm_connect() - start connecting to @dst.
  * @as: an unconnected socket with an id, lock_sock() held.
@@ -608,6 +639,9 @@ int afib_cm_connect(struct afib_sock *as, struct sockaddr *dst)
 	struct sockaddr *src = NULL;
 	int err;
 
+	err = afib_route_check(as, dst);
+	if (err)
+		return err;
 	if (as->bind_later) {
 		/* bind() left it to us: see afib_bind_probe(). */
 		rdma_set_reuseaddr(as->cm_id, 1);

@@ -458,8 +458,8 @@ int afib_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
+	struct rdma_cm_id *id, *failed = NULL;
 	struct sockaddr_storage addr;
-	struct rdma_cm_id *id;
 	int family, err;
 	long timeo;
 
@@ -512,6 +512,14 @@ int afib_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	if (err) {
 		sk->sk_state = TCP_CLOSE;
 		sock->state = SS_UNCONNECTED;
+		if (!as->bound) {
+			/*
+			 * rdma_cm may have bound the id before it failed; as
+			 * TCP, the socket stays unbound: start afresh.
+			 */
+			failed = afib_take_id(as);
+			as->tried = false;
+		}
 		if (err == -ENODEV || err == -ENETUNREACH)
 			err = -ENETUNREACH;
 		goto out;
@@ -539,6 +547,10 @@ done:
 	}
 out:
 	release_sock(sk);
+	if (failed) {
+		rdma_destroy_id(failed);
+		sock_put(sk);	/* the id's reference */
+	}
 	return err;
 }
 

@@ -155,6 +155,35 @@ TEST_F_TIMEOUT(sock, bind_wildcard, afib_tmo(30))
 	EXPECT_LT(0, afib_port_of(&got));
 }
 
+/*
+ * No route to the destination: ENETUNREACH at once, as TCP, whether the
+ * socket is bound to a local address or not (SO_SNDTIMEO makes a connect
+ * that waits instead fail the case in seconds).
+ */
+TEST_F_TIMEOUT(sock, connect_noroute, afib_tmo(30))
+{
+	const char *host = variant->family == AF_INET6 ? "2001:db8:99::77" :
+			   "100.64.0.77";
+	struct timeval tv = { .tv_sec = 2 };
+	struct sockaddr_storage ss, src;
+	socklen_t len = afib_addr_host(variant->family, host, 9, &ss);
+	socklen_t slen = afib_addr(variant->family, 0, &src);
+	socklen_t elen = sizeof(int);
+	int i, err = -1;
+
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				sizeof(tv)));
+	for (i = 0; i < 2; i++) {
+		if (i)
+			ASSERT_EQ(0, bind(self->fd, (void *)&src, slen));
+		EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
+		EXPECT_EQ(ENETUNREACH, errno) TH_LOG("%s: %s", i ? "bound" :
+						     "unbound", strerror(errno));
+	}
+	EXPECT_EQ(0, getsockopt(self->fd, SOL_SOCKET, SO_ERROR, &err, &elen));
+	EXPECT_EQ(0, err);
+}
+
 /* Unconnected socket: AFIB_INFO reports no device, no QP peer. */
 TEST_F(sock, info_unconnected)
 {

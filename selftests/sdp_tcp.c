@@ -769,28 +769,59 @@ TEST_F_TIMEOUT(sock, connect_unroutable, afib_tmo(60))
 }
 
 /*
- * No route to the destination: ENETUNREACH at once.  Only where the
- * machine really has no route there (the VM): elsewhere a SYN would leave.
+ * An address this machine has no route to, in *@ss; false if it has one
+ * (only the VM really has none: elsewhere a SYN would leave).  A UDP
+ * connect() looks the route up and sends nothing.
  */
-TEST_F_TIMEOUT(sock, connect_noroute, afib_tmo(60))
+static bool noroute_addr(struct __test_metadata *_metadata,
+			 const struct sdp_tp *tp, struct sockaddr_storage *ss,
+			 socklen_t *len)
 {
-	const struct sdp_tp *tp = &variant->tp;
-	struct sockaddr_storage ss;
-	socklen_t len = sdp_addr_host(tp, NONLOCAL4, NONLOCAL6, 9, &ss);
 	int probe = socket(tp->af, SOCK_DGRAM, 0), ret;
 
-	ASSERT_LE(0, probe);
-	/* A UDP connect() looks the route up and sends nothing. */
-	ret = connect(probe, (void *)&ss, len);
+	*len = sdp_addr_host(tp, NONLOCAL4, NONLOCAL6, 9, ss);
+	if (probe < 0)
+		return false;
+	ret = connect(probe, (void *)ss, *len);
 	close(probe);
 	if (!ret)
+		return false;
+	EXPECT_EQ(ENETUNREACH, errno) TH_LOG("UDP probe: %s",
+					     strerror(errno));
+	return errno == ENETUNREACH;
+}
+
+/* No route to the destination: ENETUNREACH at once. */
+TEST_F_TIMEOUT(sock, connect_noroute, afib_tmo(60))
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!noroute_addr(_metadata, &variant->tp, &ss, &len))
 		SKIP(return, "this machine has a route to %s",
 		     afib_ntop(&ss));
-	ASSERT_EQ(ENETUNREACH, errno) TH_LOG("UDP probe: %s",
-					     strerror(errno));
 	EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
 	EXPECT_EQ(ENETUNREACH, errno) TH_LOG("%s: %s", afib_ntop(&ss),
 					     strerror(errno));
+}
+
+/* The same from a socket bound to a local address (2 s to answer). */
+TEST_F_TIMEOUT(sock, connect_noroute_bound, afib_tmo(60))
+{
+	struct timeval tv = { .tv_sec = 2 };
+	struct sockaddr_storage ss, src;
+	socklen_t len, slen = sdp_addr(&variant->tp, 0, &src);
+
+	if (!noroute_addr(_metadata, &variant->tp, &ss, &len))
+		SKIP(return, "this machine has a route to %s",
+		     afib_ntop(&ss));
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				sizeof(tv)));
+	ASSERT_EQ(0, bind(self->fd, (void *)&src, slen));
+	EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
+	EXPECT_EQ(ENETUNREACH, errno) TH_LOG("%s: %s", afib_ntop(&ss),
+					     strerror(errno));
+	EXPECT_EQ(0, sdp_getint(self->fd, SOL_SOCKET, SO_ERROR));
 }
 
 /*
