@@ -81,6 +81,7 @@ int sdp_fb_prepare(struct afib_sock *as, const struct sockaddr *uaddr,
 bool sdp_connect_failed(struct afib_sock *as, int err);
 void sdp_fb_work(struct work_struct *work);
 bool sdp_fb_connect(struct socket *sock, int err);
+void sdp_fb_connected(struct afib_sock *as);
 int sdp_fb_listen(struct socket *sock, int backlog);
 struct socket *sdp_fb_lis(struct afib_sock *as);
 bool sdp_fb_acceptable(struct afib_sock *lis);

@@ -161,6 +161,7 @@ int sdp_connected(struct afib_sock *as, const union afib_peer *peer)
 	} else {
 		h = &peer->hah.hello;
 		rcvsz = peer->hah.actrcvsz;
+		sdp_fb_connected(as);
 	}
 	spin_lock_bh(&as->lock);
 	as->sdp.peer_rcvsz = rcvsz;

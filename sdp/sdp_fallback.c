@@ -337,6 +337,8 @@ int sdp_fb_prepare(struct afib_sock *as, const struct sockaddr *uaddr,
 
 /*
  * Connect the prepared TCP socket and become it.  lock_sock() held.
+ * Either way the prepared socket is used up: a later connect() prepares
+ * another.
  * Return: 0 once @as is TCP, else the error that kept TCP from trying.
  */
 static int sdp_fb_switch(struct afib_sock *as)
@@ -347,13 +349,15 @@ static int sdp_fb_switch(struct afib_sock *as)
 
 	if (!tcp)
 		return -ENOENT;
+	as->sdp.tcp_new = NULL;
 	err = sdp_fb_options(as, tcp) ?: sdp_fb_bind(as, tcp);
 	if (!err)
 		err = kernel_connect(tcp, (struct sockaddr *)&as->sdp.fb_dst,
 				     as->sdp.fb_dst_len, O_NONBLOCK);
-	if (err && err != -EINPROGRESS)
+	if (err && err != -EINPROGRESS) {
+		sock_release(tcp);
 		return err;
-	as->sdp.tcp_new = NULL;
+	}
 	spin_lock_bh(&as->lock);
 	as->peer_gone = true;
 	sk->sk_state = TCP_CLOSE;
@@ -361,6 +365,25 @@ static int sdp_fb_switch(struct afib_sock *as)
 	sdp_fb_publish(as, tcp);
 	sdp_stat_fallback(sock_net(sk), false);
 	return 0;
+}
+
+/**
+ * sdp_fb_connected() - the SDP connection is up: no fallback any more.
+ * @as: the connecting socket.
+ *
+ * The TCP socket connect() made ready goes.
+ */
+void sdp_fb_connected(struct afib_sock *as)
+{
+	struct sock *sk = &as->sk;
+	struct socket *tcp;
+
+	lock_sock(sk);
+	tcp = as->sdp.tcp_new;
+	as->sdp.tcp_new = NULL;
+	release_sock(sk);
+	if (tcp)
+		sock_release(tcp);
 }
 
 /* The SDP side of a socket that fell back is of no more use. */
@@ -398,9 +421,6 @@ void sdp_fb_work(struct work_struct *work)
 		err = sdp_fb_switch(as);
 		if (err) {
 			/* TCP cannot be tried: the SDP failure stands. */
-			if (as->sdp.tcp_new)
-				sock_release(as->sdp.tcp_new);
-			as->sdp.tcp_new = NULL;
 			release_sock(sk);
 			afib_connect_failed(as, as->sdp.fb_err);
 			goto out;

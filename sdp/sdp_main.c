@@ -176,15 +176,6 @@ static int sdp_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	if (tcp)
 		return tcp->ops->connect(tcp, (struct sockaddr *)&as->sdp.fb_dst,
 					 as->sdp.fb_dst_len, flags);
-	if (!err && as->sdp.tcp_new) {
-		/* Connected over SDP: the spare TCP socket can go. */
-		lock_sock(sock->sk);
-		tcp = as->sdp.tcp_new;
-		as->sdp.tcp_new = NULL;
-		release_sock(sock->sk);
-		if (tcp)
-			sock_release(tcp);
-	}
 	return err;
 }
 
