@@ -25,6 +25,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -722,6 +723,115 @@ static inline int afib_dev_add(void)
 	snprintf(cmd, sizeof(cmd), "rdma link add %s type rxe netdev %s",
 		 afib_devname(), afib_netdev());
 	return afib_run_cmd(cmd, afib_tmo(30) * 1000);
+}
+
+/* ---- a peer with TCP but no SDP path: the "silent" network namespace -- */
+
+/*
+ * A network namespace reached over a veth pair, with an rxe device on our
+ * end: TCP reaches AFIB_SILENT_IP4/IP6, but rxe's UDP socket lives in the
+ * initial namespace, so nothing in there answers a connection request
+ * and an SDP attempt hears nothing (no refusal, no unreachable).
+ */
+#define AFIB_SILENT_NS		"afsilent"
+#define AFIB_SILENT_IP4		"203.0.113.2"
+#define AFIB_SILENT_IP6		"2001:db8:3::2"
+
+static inline void afib_silent_undo(void)
+{
+	afib_run_cmd("rdma link delete afsil0rxe 2>/dev/null; "
+		     "ip link delete afsil0 2>/dev/null; "
+		     "ip netns delete " AFIB_SILENT_NS " 2>/dev/null",
+		     afib_tmo(30) * 1000);
+}
+
+/*
+ * Wait until TCP gets an answer (a reset from port 9) from @host: the
+ * links are up and the neighbour is known.  0, or -1 after @ms.
+ */
+static inline int afib_tcp_answers(int family, const char *host, int ms)
+{
+	int64_t end = afib_now_ms() + ms;
+	struct sockaddr_storage ss;
+	socklen_t len = afib_addr_host(family, host, 9, &ss);
+	int fd, err;
+
+	do {
+		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return -1;
+		err = connect(fd, (void *)&ss, len) ? errno : 0;
+		if (err == EINPROGRESS && afib_poll1(fd, POLLOUT, 500) > 0) {
+			len = sizeof(err);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		}
+		close(fd);
+		if (err == ECONNREFUSED)
+			return 0;
+		afib_msleep(100);
+	} while (afib_now_ms() < end);
+	return -1;
+}
+
+/* Set the namespace up and wait for it to answer; 0 or -1. */
+static inline int afib_silent_setup(void)
+{
+	afib_silent_undo();
+	if (afib_run_cmd(
+		"ip netns add " AFIB_SILENT_NS
+		" && ip link add afsil0 type veth peer name afsil1"
+		" && ip link set afsil1 netns " AFIB_SILENT_NS
+		" && ip addr add 203.0.113.1/24 dev afsil0"
+		" && ip addr add 2001:db8:3::1/64 dev afsil0 nodad"
+		" && ip link set afsil0 up"
+		" && ip -n " AFIB_SILENT_NS " addr add " AFIB_SILENT_IP4
+		"/24 dev afsil1"
+		" && ip -n " AFIB_SILENT_NS " addr add " AFIB_SILENT_IP6
+		"/64 dev afsil1 nodad"
+		" && ip -n " AFIB_SILENT_NS " link set afsil1 up"
+		" && ip -n " AFIB_SILENT_NS " link set lo up"
+		" && rdma link add afsil0rxe type rxe netdev afsil0",
+		afib_tmo(30) * 1000))
+		return -1;
+	return afib_tcp_answers(AF_INET, AFIB_SILENT_IP4, afib_tmo(10) * 1000) ?:
+	       afib_tcp_answers(AF_INET6, AFIB_SILENT_IP6,
+				afib_tmo(10) * 1000);
+}
+
+/*
+ * A TCP listener inside the namespace, on AFIB_SILENT_IP4 or _IP6 (the
+ * wildcard of @family, so that IPv4-mapped clients reach it too); a
+ * socket keeps the namespace it was made in.  Its fd, or -1.
+ */
+static inline int afib_silent_listener(int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int self, ns, fd = -1, one = 1;
+	socklen_t len;
+
+	self = open("/proc/self/ns/net", O_RDONLY);
+	ns = open("/var/run/netns/" AFIB_SILENT_NS, O_RDONLY);
+	if (self < 0 || ns < 0 || setns(ns, CLONE_NEWNET))
+		goto out;
+	fd = socket(family, SOCK_STREAM, 0);
+	len = afib_addr_host(family, "any", port, &ss);
+	if (fd >= 0 &&
+	    (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	     bind(fd, (void *)&ss, len) || listen(fd, 16))) {
+		close(fd);
+		fd = -1;
+	}
+	if (setns(self, CLONE_NEWNET)) {
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (ns >= 0)
+		close(ns);
+	return fd;
 }
 
 #endif /* AFIB_LIB_H */

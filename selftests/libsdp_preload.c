@@ -10,14 +10,16 @@
  *   7310-7319   both server     (clients: native SDP, and TCP by rule)
  *   7320-7329   sdp server
  *   7340-7349   both client, tcp server (fallback; 7343 on 127.0.0.1,
- *               which has no RDMA path); SDP peers native
+ *               which has no RDMA path; 7344 in a network namespace that
+ *               never answers SDP); SDP peers native
  *
  * Checked: fd number, O_NONBLOCK, FD_CLOEXEC and socket options survive the
  * swap; errno is the program's; both-mode listeners accept SDP and TCP
  * clients through blocking and non-blocking accept, poll, ppoll, select,
  * pselect and epoll (level and edge triggered); both-mode clients fall back
- * quickly on refusal; fork, exec, dup, dup2, fcntl(F_DUPFD), close and
- * threads; a bad config line is reported with its number.
+ * quickly on refusal, and after LIBSDP_CONNECT_TIMEOUT from a silent peer;
+ * fork, exec, dup, dup2, fcntl(F_DUPFD), close and threads; a bad config
+ * line is reported with its number.
  *
  * Env: LIBSDP_SO (default ../tools/libsdp/libsdp.so next to this program).
  */
@@ -404,6 +406,46 @@ TEST(client_both_no_rdma_path_falls_back)
 	close(s);
 	close(fd);
 	close(l);
+}
+
+/*
+ * A peer that has TCP but never answers SDP (a network namespace: rxe's
+ * socket is not in it): TCP once LIBSDP_CONNECT_TIMEOUT (3 s) is over.
+ */
+TEST(client_both_silent_peer_falls_back)
+{
+	struct sockaddr_storage ss;
+	int l, fd = -1, s;
+	int64_t t0, dt;
+	socklen_t len;
+
+	ASSERT_EQ(0, afib_silent_setup());
+	l = afib_silent_listener(AF_INET, 7344);
+	EXPECT_LE(0, l);
+	if (l >= 0)
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+	EXPECT_LE(0, fd);
+	if (fd >= 0) {
+		len = afib_addr_host(AF_INET, AFIB_SILENT_IP4, 7344, &ss);
+		t0 = afib_now_ms();
+		EXPECT_EQ(0, connect(fd, (void *)&ss, len))
+			TH_LOG("connect: %s", strerror(errno));
+		dt = afib_now_ms() - t0;
+		TH_LOG("connected in %lld ms", (long long)dt);
+		EXPECT_LE(2900, dt);
+		EXPECT_GT(3000 + afib_tmo(5) * 1000, dt);
+		s = accept(l, NULL, NULL);
+		EXPECT_LE(0, s);
+		EXPECT_EQ(0, in_sdp(fd));
+		if (s >= 0) {
+			EXPECT_EQ(0, xfer(fd, s, "silent sdp peer"));
+			close(s);
+		}
+		close(fd);
+	}
+	if (l >= 0)
+		close(l);
+	afib_silent_undo();
 }
 
 TEST(client_both_nonblocking_falls_back)

@@ -13,7 +13,13 @@
  *         is refused as before; with an SDP listener the connection is
  *         SDP.  Options set before connect() carry over.  A peer with
  *         neither: TCP's ECONNREFUSED, blocking or not.  A destination on
- *         a netdev without RDMA device still connects.
+ *         a netdev without RDMA device still connects.  A destination with
+ *         no route: ENETUNREACH at once, also from a bound socket.
+ *
+ * silent  A peer that has TCP but never answers SDP (a network namespace
+ *         behind a veth pair; rxe's UDP socket is not in it): connect()
+ *         goes over TCP once net.sdp.fallback_timeout_ms is over, blocking
+ *         or not; without the option it times out as TCP does.
  *
  *         A listener with AFIB_SDP_FALLBACK_ACCEPT accepts SDP and plain
  *         TCP clients on one port, with blocking and non-blocking
@@ -32,6 +38,9 @@
 #define NORDMA_DEV	"fbnordma0"
 #define NORDMA_IP4	"198.18.0.1"
 #define NORDMA_IP6	"2001:db8:2::1"
+/* Nothing routes there in the test VM. */
+#define NOROUTE_IP4	"100.64.0.77"
+#define NOROUTE_IP6	"2001:db8:99::77"
 
 static int read_sysctl(const char *path)
 {
@@ -151,6 +160,12 @@ static int sock_domain(int fd)
 	return sdp_getint(fd, SOL_SOCKET, SO_DOMAIN);
 }
 
+/* The SDP transports; FIXTURE_VARIANT(f) must be { struct sdp_tp tp; }. */
+#define FB_VARIANTS(f)							\
+	SDP_VARIANT(f, sdp4, AF_INET_SDP, 0, AF_INET, false);		\
+	SDP_VARIANT(f, sdp6, AF_INET6_SDP, 0, AF_INET6, false);		\
+	SDP_VARIANT(f, sdp6_mapped, AF_INET6_SDP, 0, AF_INET6, true)
+
 FIXTURE(fb) {
 	int fd, lfd, sfd, cfd;
 	int saved;
@@ -160,9 +175,7 @@ FIXTURE_VARIANT(fb) {
 	struct sdp_tp tp;
 };
 
-SDP_VARIANT(fb, sdp4, AF_INET_SDP, 0, AF_INET, false);
-SDP_VARIANT(fb, sdp6, AF_INET6_SDP, 0, AF_INET6, false);
-SDP_VARIANT(fb, sdp6_mapped, AF_INET6_SDP, 0, AF_INET6, true);
+FB_VARIANTS(fb);
 
 FIXTURE_SETUP(fb)
 {
@@ -506,6 +519,169 @@ TEST_F_TIMEOUT(fb, no_rdma_device, afib_tmo(120))
 	afib_close(&self->sfd);
 	afib_close(&self->lfd);
 	nordma_undo();
+}
+
+/*
+ * Bound to a local address, to a destination with no route: ENETUNREACH
+ * at once, as TCP (SDP alone once waited for ARP on the bound netdev and
+ * then timed out), and again on the same socket.
+ */
+TEST_F_TIMEOUT(fb, noroute_bound, afib_tmo(60))
+{
+	const struct sdp_tp *tp = &variant->tp;
+	struct timeval tv = { .tv_sec = 2 };
+	struct sockaddr_storage ss, src;
+	socklen_t len, slen;
+	int i;
+
+	self->fd = fb_socket(tp, 0, AFIB_SDP_FALLBACK_CONNECT);
+	ASSERT_LE(0, self->fd);
+	/* A connect() that waits fails the case in seconds. */
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				sizeof(tv)));
+	slen = sdp_addr(tp, 0, &src);
+	ASSERT_EQ(0, bind(self->fd, (void *)&src, slen));
+	len = sdp_addr_host(tp, NOROUTE_IP4, NOROUTE_IP6, 80, &ss);
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
+		EXPECT_EQ(ENETUNREACH, errno) TH_LOG("try %d: %s", i,
+						     strerror(errno));
+	}
+	EXPECT_EQ(tp->domain, sock_domain(self->fd));
+	EXPECT_EQ(0, sdp_getint(self->fd, SOL_SOCKET, SO_ERROR));
+}
+
+/* ---- a peer with TCP but no SDP path --------------------------------- */
+
+#define FB_TMO_SYSCTL	"/proc/sys/net/sdp/fallback_timeout_ms"
+#define SILENT_PORT	7360
+#define SILENT_TMO_MS	1500
+
+FIXTURE(silent) {
+	int fd, lfd, sfd;
+	int saved, saved_tmo;
+};
+
+FIXTURE_VARIANT(silent) {
+	struct sdp_tp tp;
+};
+
+FB_VARIANTS(silent);
+
+FIXTURE_SETUP(silent)
+{
+	signal(SIGPIPE, SIG_IGN);
+	self->fd = self->lfd = self->sfd = -1;
+	self->saved = read_sysctl(FB_SYSCTL);
+	self->saved_tmo = read_sysctl(FB_TMO_SYSCTL);
+	ASSERT_LE(0, self->saved);
+	ASSERT_LE(0, self->saved_tmo) TH_LOG("no %s", FB_TMO_SYSCTL);
+	ASSERT_EQ(0, write_sysctl(FB_SYSCTL, 0));
+	ASSERT_EQ(0, write_sysctl(FB_TMO_SYSCTL, SILENT_TMO_MS));
+	ASSERT_EQ(0, afib_silent_setup()) TH_LOG("no namespace");
+	self->lfd = afib_silent_listener(variant->tp.af, SILENT_PORT);
+	ASSERT_LE(0, self->lfd) TH_LOG("listener: %s", strerror(errno));
+}
+
+FIXTURE_TEARDOWN(silent)
+{
+	afib_close(&self->fd);
+	afib_close(&self->sfd);
+	afib_close(&self->lfd);
+	if (self->saved >= 0)
+		write_sysctl(FB_SYSCTL, self->saved);
+	if (self->saved_tmo >= 0)
+		write_sysctl(FB_TMO_SYSCTL, self->saved_tmo);
+	afib_silent_undo();
+}
+
+static socklen_t silent_addr(const struct sdp_tp *tp,
+			     struct sockaddr_storage *ss)
+{
+	return sdp_addr_host(tp, AFIB_SILENT_IP4, AFIB_SILENT_IP6,
+			     SILENT_PORT, ss);
+}
+
+/* Connected over TCP once the SDP attempt had its fallback_timeout_ms. */
+static void silent_check(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(silent) *self, const struct sdp_tp *tp,
+			 int64_t dt)
+{
+	TH_LOG("fell back after %lld ms", (long long)dt);
+	EXPECT_LE(SILENT_TMO_MS - 50, dt);
+	EXPECT_GT(SILENT_TMO_MS + afib_tmo(5) * 1000, dt);
+	EXPECT_EQ(tp->af, sock_domain(self->fd));
+	EXPECT_EQ(0, sdp_getint(self->fd, SOL_SOCKET, SO_ERROR));
+	EXPECT_EQ(1, proc_tcp_col(self->fd));
+	self->sfd = accept(self->lfd, NULL, NULL);
+	ASSERT_LE(0, self->sfd) TH_LOG("accept: %s", strerror(errno));
+	exchange(_metadata, self->fd, self->sfd);
+}
+
+TEST_F_TIMEOUT(silent, connect, afib_tmo(60))
+{
+	const struct sdp_tp *tp = &variant->tp;
+	long before = sdp_stat("FallbackConnect");
+	struct sockaddr_storage ss;
+	socklen_t len = silent_addr(tp, &ss);
+	int64_t t0;
+
+	self->fd = fb_socket(tp, 0, AFIB_SDP_FALLBACK_CONNECT);
+	ASSERT_LE(0, self->fd);
+	t0 = afib_now_ms();
+	ASSERT_EQ(0, connect(self->fd, (void *)&ss, len))
+		TH_LOG("connect: %s", strerror(errno));
+	silent_check(_metadata, self, tp, afib_now_ms() - t0);
+	EXPECT_EQ(before + 1, sdp_stat("FallbackConnect"));
+}
+
+TEST_F_TIMEOUT(silent, connect_nonblock, afib_tmo(60))
+{
+	const struct sdp_tp *tp = &variant->tp;
+	struct sockaddr_storage ss;
+	socklen_t len = silent_addr(tp, &ss);
+	int64_t t0;
+	int rev;
+
+	self->fd = fb_socket(tp, SOCK_NONBLOCK, AFIB_SDP_FALLBACK_CONNECT);
+	ASSERT_LE(0, self->fd);
+	t0 = afib_now_ms();
+	EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
+	ASSERT_EQ(EINPROGRESS, errno) TH_LOG("%s", strerror(errno));
+	/* Nothing to report while SDP still waits. */
+	EXPECT_EQ(0, afib_poll1(self->fd, POLLOUT, SILENT_TMO_MS / 2));
+	rev = afib_poll1(self->fd, POLLOUT, afib_tmo(10) * 1000);
+	EXPECT_EQ(POLLOUT, rev & (POLLOUT | POLLERR | POLLHUP))
+		TH_LOG("revents %#x", rev);
+	ASSERT_EQ(0, fcntl(self->fd, F_SETFL, 0));
+	silent_check(_metadata, self, tp, afib_now_ms() - t0);
+}
+
+/*
+ * Without the fallback the timeout is TCP's (TCP_SYNCNT 1: 3 s), not
+ * fallback_timeout_ms: SDP never gets through, and TCP is not tried.
+ */
+TEST_F_TIMEOUT(silent, no_fallback, afib_tmo(60))
+{
+	const struct sdp_tp *tp = &variant->tp;
+	struct sockaddr_storage ss;
+	socklen_t len = silent_addr(tp, &ss);
+	int64_t t0, dt;
+	int rev;
+
+	self->fd = sdp_socket(tp, SOCK_NONBLOCK);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, sdp_setint(self->fd, IPPROTO_TCP, TCP_SYNCNT, 1));
+	t0 = afib_now_ms();
+	EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
+	ASSERT_EQ(EINPROGRESS, errno) TH_LOG("%s", strerror(errno));
+	rev = afib_poll1(self->fd, POLLOUT, afib_tmo(15) * 1000);
+	dt = afib_now_ms() - t0;
+	EXPECT_TRUE(rev > 0 && (rev & POLLERR)) TH_LOG("revents %#x", rev);
+	EXPECT_LE(2500, dt) TH_LOG("gave up after %lld ms", (long long)dt);
+	EXPECT_EQ(ETIMEDOUT, sdp_getint(self->fd, SOL_SOCKET, SO_ERROR));
+	EXPECT_EQ(tp->domain, sock_domain(self->fd));
+	EXPECT_EQ(0, proc_tcp_col(self->fd));
 }
 
 /* ---- listeners that accept TCP too ----------------------------------- */
