@@ -173,7 +173,12 @@ static void sdp_fb_detach(struct afib_sock *as, struct socket *tcp)
 	write_unlock_bh(&tsk->sk_callback_lock);
 }
 
-/* Point @sock's file at @tcp: from now on the descriptor is TCP's. */
+/*
+ * Point @sock's file at @tcp: from now on the descriptor is TCP's.  An
+ * O_ASYNC set on the SDP socket goes with it (sock_fasync() looks at the
+ * file's socket, under lock_sock(), which the caller holds on @as): TCP's
+ * events raise SIGIO, and close() finds the entry where it looks.
+ */
 static void sdp_fb_swap(struct afib_sock *as, struct socket *sock,
 			struct socket *tcp)
 {
@@ -184,6 +189,12 @@ static void sdp_fb_swap(struct afib_sock *as, struct socket *sock,
 		as->sdp.fb_swapped = true;
 		tcp->file = file;
 		WRITE_ONCE(file->private_data, tcp);
+		tcp->wq.fasync_list = sock->wq.fasync_list;
+		sock->wq.fasync_list = NULL;
+		/* Atomic: @tcp's softirq may change other flags meanwhile. */
+		if (tcp->wq.fasync_list)
+			set_bit(SOCK_FASYNC, &tcp->sk->sk_flags);
+		clear_bit(SOCK_FASYNC, &as->sk.sk_flags);
 	}
 	spin_unlock_bh(&as->lock);
 }

@@ -434,6 +434,52 @@ TEST_F_TIMEOUT(fb, options_carried, afib_tmo(60))
 	EXPECT_EQ(7, got.tv_sec);
 }
 
+static volatile sig_atomic_t sigio_count;
+
+static void on_sigio(int sig __attribute__((unused)))
+{
+	sigio_count++;
+}
+
+/*
+ * O_ASYNC set before the fallback goes with the descriptor: the TCP
+ * socket's events raise SIGIO, and close() finds the registration
+ * (the SDP socket once said "fasync list not empty" and leaked it).
+ */
+TEST_F_TIMEOUT(fb, connect_o_async, afib_tmo(60))
+{
+	const struct sdp_tp *tp = &variant->tp;
+	struct sigaction sa = { .sa_handler = on_sigio }, old;
+	struct sockaddr_storage ss;
+	int64_t end;
+	uint16_t port;
+	socklen_t len;
+
+	ASSERT_EQ(0, sigaction(SIGIO, &sa, &old));
+	self->lfd = tcp_listener(tp, 0, &port);
+	ASSERT_LE(0, self->lfd);
+	self->fd = fb_socket(tp, SOCK_NONBLOCK, AFIB_SDP_FALLBACK_CONNECT);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, fcntl(self->fd, F_SETOWN, getpid()));
+	ASSERT_EQ(0, fcntl(self->fd, F_SETFL, O_NONBLOCK | O_ASYNC));
+	len = sdp_addr(tp, port, &ss);
+	EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
+	EXPECT_EQ(EINPROGRESS, errno);
+	EXPECT_EQ(POLLOUT, afib_poll1(self->fd, POLLOUT, afib_tmo(30) * 1000));
+	EXPECT_EQ(tp->af, sock_domain(self->fd));
+	self->sfd = accept(self->lfd, NULL, NULL);
+	ASSERT_LE(0, self->sfd);
+	sigio_count = 0;
+	ASSERT_EQ(1, send(self->sfd, "x", 1, 0));
+	end = afib_now_ms() + afib_tmo(10) * 1000;
+	while (!sigio_count && afib_now_ms() < end)
+		afib_msleep(10);
+	EXPECT_LT(0, sigio_count) TH_LOG("no SIGIO for TCP's data");
+	EXPECT_EQ(O_ASYNC, fcntl(self->fd, F_GETFL) & O_ASYNC);
+	afib_close(&self->fd);
+	sigaction(SIGIO, &old, NULL);
+}
+
 TEST_F_TIMEOUT(fb, refused_by_tcp_too, afib_tmo(60))
 {
 	const struct sdp_tp *tp = &variant->tp;
