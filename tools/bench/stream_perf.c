@@ -20,7 +20,7 @@
  * lat: ping-pong of SIZE bytes (default 1) with TCP_NODELAY; prints the
  *      one-way latency (half the round trip) in microseconds, as qperf does.
  * -b sets SO_SNDBUF and SO_RCVBUF (the server's on its listener, which
- * accepted sockets inherit).
+ * accepted sockets inherit); -z sets AFIB_SDP_ZCOPY_THRESH on SDP sockets.
  *
  * Everything is a stream: every read and write loops over short transfers.
  * So that the end of a bandwidth run needs no half-close, the client's
@@ -50,6 +50,10 @@
 
 #ifndef AF_INET_SDP
 #define AF_INET_SDP	27
+#endif
+#ifndef SOL_AFIB
+#define SOL_AFIB		0x41464942
+#define AFIB_SDP_ZCOPY_THRESH	4
 #endif
 #ifndef AF_INET6_SDP
 #define AF_INET6_SDP	28
@@ -83,6 +87,7 @@ static const struct family families[] = {
 static const struct family *fam = &families[0];
 static const char *label;	/* what the output line calls the socket */
 static int bufsize;
+static int zcopy = -1;	/* -z: AFIB_SDP_ZCOPY_THRESH, SDP only */
 
 static void die(const char *what)
 {
@@ -175,6 +180,11 @@ static int stream_socket(void)
 	    (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize)) ||
 	     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize))))
 		die("setsockopt SO_SNDBUF/SO_RCVBUF");
+	if (zcopy >= 0 && (fam->domain == AF_INET_SDP ||
+			   fam->domain == AF_INET6_SDP) &&
+	    setsockopt(fd, SOL_AFIB, AFIB_SDP_ZCOPY_THRESH, &zcopy,
+		       sizeof(zcopy)))
+		die("setsockopt AFIB_SDP_ZCOPY_THRESH");
 	return fd;
 }
 
@@ -363,7 +373,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, on_alarm);
-	while ((opt = getopt(argc, argv, "sc:f:p:b:t:m:T:")) != -1) {
+	while ((opt = getopt(argc, argv, "sc:f:p:b:z:t:m:T:")) != -1) {
 		switch (opt) {
 		case 's':
 			server = 1;
@@ -384,6 +394,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			bufsize = atoi(optarg);
+			break;
+		case 'z':
+			zcopy = atoi(optarg);
 			break;
 		case 't':
 			test = optarg;
@@ -413,8 +426,8 @@ int main(int argc, char **argv)
 		return client(addr, port, test, size, secs);
 usage:
 	fprintf(stderr,
-		"usage: %s -s [-f tcp|tcp6|sdp|sdp6] [-p PORT] [-b BYTES]\n"
-		"       %s -c ADDR [-f tcp|tcp6|sdp|sdp6] [-p PORT] [-b BYTES] -t bw|lat [-m SIZE] [-T SECS]\n",
+		"usage: %s -s [-f tcp|tcp6|sdp|sdp6] [-p PORT] [-b BYTES] [-z BYTES]\n"
+		"       %s -c ADDR [-f tcp|tcp6|sdp|sdp6] [-p PORT] [-b BYTES] [-z BYTES] -t bw|lat [-m SIZE] [-T SECS]\n",
 		argv[0], argv[0]);
 	return 2;
 }
