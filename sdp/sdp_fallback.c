@@ -174,11 +174,28 @@ static void sdp_fb_detach(struct afib_sock *as, struct socket *tcp)
 }
 
 /*
- * Point @sock's file at @tcp: from now on the descriptor is TCP's.  An
- * O_ASYNC set on the SDP socket goes with it (sock_fasync() looks at the
- * file's socket, under lock_sock(), which the caller holds on @as): TCP's
- * events raise SIGIO, and close() finds the entry where it looks.
+ * An O_ASYNC set on the SDP socket goes with the file to @tcp: TCP's events
+ * raise SIGIO, and close() (sock_fasync() on the file's socket) finds the
+ * entry where it looks.  lock_sock() on @sock, held by the caller, keeps
+ * sock_fasync() off the list; lock_sock() on @tcp keeps TCP's softirq, which
+ * changes sk_flags with non-atomic bit operations (SOCK_QUEUE_SHRUNK when an
+ * ACK frees the SYN), from losing SOCK_FASYNC.
  */
+static void sdp_fb_move_fasync(struct socket *sock, struct socket *tcp)
+{
+	struct sock *tsk = tcp->sk;
+
+	if (!sock->wq.fasync_list)
+		return;
+	lock_sock(tsk);
+	tcp->wq.fasync_list = sock->wq.fasync_list;
+	sock_set_flag(tsk, SOCK_FASYNC);
+	release_sock(tsk);
+	sock->wq.fasync_list = NULL;
+	clear_bit(SOCK_FASYNC, &sock->sk->sk_flags);
+}
+
+/* Point @sock's file at @tcp: from now on the descriptor is TCP's. */
 static void sdp_fb_swap(struct afib_sock *as, struct socket *sock,
 			struct socket *tcp)
 {
@@ -189,12 +206,6 @@ static void sdp_fb_swap(struct afib_sock *as, struct socket *sock,
 		as->sdp.fb_swapped = true;
 		tcp->file = file;
 		WRITE_ONCE(file->private_data, tcp);
-		tcp->wq.fasync_list = sock->wq.fasync_list;
-		sock->wq.fasync_list = NULL;
-		/* Atomic: @tcp's softirq may change other flags meanwhile. */
-		if (tcp->wq.fasync_list)
-			set_bit(SOCK_FASYNC, &tcp->sk->sk_flags);
-		clear_bit(SOCK_FASYNC, &as->sk.sk_flags);
 	}
 	spin_unlock_bh(&as->lock);
 }
@@ -212,6 +223,7 @@ static void sdp_fb_publish(struct afib_sock *as, struct socket *tcp)
 		/* SOL_SOCKET options of calls still on @sock go to @tcp. */
 		set_bit(SOCK_CUSTOM_SOCKOPT, &sock->flags);
 #endif
+		sdp_fb_move_fasync(sock, tcp);
 		sdp_fb_swap(as, sock, tcp);
 	}
 }
