@@ -419,7 +419,7 @@ static void afib_qp_drain(struct afib_sock *as)
 	struct ib_wc wcs[AFIB_POLL_BATCH];
 	int n, i;
 
-	wait_on_bit_lock(&as->cq_flags, AFIB_CQ_BUSY, TASK_UNINTERRUPTIBLE);
+	afib_cq_stop(as);
 	/* A marker that cannot be posted has nothing to wait for. */
 	if (ib_modify_qp(as->qp, &attr, IB_QP_STATE)) {
 		sd.done = true;
@@ -437,8 +437,59 @@ static void afib_qp_drain(struct afib_sock *as)
 	}
 }
 
-/* Free the CQ of a drained QP (afib_qp_drain() keeps AFIB_CQ_BUSY). */
-static void afib_cq_destroy(struct afib_sock *as)
+/**
+ * afib_cq_create() - create the CQ of a socket, polled by its sleeping
+ * reader or writer (afib_wait_cq()) or else by its poll worker.
+ * @as: the socket; AFIB_CQ_BUSY is held, so nobody polls it yet.
+ * @ibdev: the device.
+ * @cqe: its size.
+ *
+ * Return: 0 or a negative errno.
+ */
+int afib_cq_create(struct afib_sock *as, struct ib_device *ibdev, int cqe)
+{
+	struct ib_cq_init_attr cq_attr = { .cqe = cqe };
+
+	as->cq = ib_create_cq(ibdev, afib_cq_event, afib_cq_error, as,
+			      &cq_attr);
+	if (IS_ERR(as->cq)) {
+		int err = PTR_ERR(as->cq);
+
+		as->cq = NULL;
+		return err;
+	}
+	return 0;
+}
+
+/**
+ * afib_cq_start() - arm a new CQ and let pollers at it.
+ * @as: the socket.  Completions that came before are polled too.
+ */
+void afib_cq_start(struct afib_sock *as)
+{
+	int missed = ib_req_notify_cq(as->cq, IB_CQ_NEXT_COMP |
+				      IB_CQ_REPORT_MISSED_EVENTS);
+
+	clear_bit_unlock(AFIB_CQ_BUSY, &as->cq_flags);
+	if (missed > 0)
+		queue_work(afib_wq, &as->poll_work);
+}
+
+/**
+ * afib_cq_stop() - wait for the poller at work, then keep everybody out.
+ * @as: the socket.  Completion handlers no longer run when it returns.
+ */
+void afib_cq_stop(struct afib_sock *as)
+{
+	wait_on_bit_lock(&as->cq_flags, AFIB_CQ_BUSY, TASK_UNINTERRUPTIBLE);
+}
+
+/**
+ * afib_cq_destroy() - free a stopped CQ (afib_cq_stop(), or
+ * afib_qp_drain()) and its poll worker's pending run.
+ * @as: the socket.
+ */
+void afib_cq_destroy(struct afib_sock *as)
 {
 	ib_destroy_cq(as->cq);
 	as->cq = NULL;
@@ -535,7 +586,6 @@ static void afib_pd_put(struct afib_sock *as)
 int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 {
 	struct ib_qp_init_attr attr = {};
-	struct ib_cq_init_attr cq_attr = {};
 	struct afib_dev *dev;
 	LIST_HEAD(posts);
 	u32 i, rdma_room;
@@ -578,15 +628,10 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	 */
 	rdma_room = as->xp->type == SOCK_SEQPACKET ? AFIB_RDMA_MAX_OPS + 1 : 0;
 	/* Our own handler: see afib_cq_poll() and afib_wait_cq(). */
-	cq_attr.cqe = as->rx_slots + as->tx_slots + AFIB_CTRL_MAX + 4 +
-		      rdma_room;
-	as->cq = ib_create_cq(dev->ibdev, afib_cq_event, afib_cq_error, as,
-			      &cq_attr);
-	if (IS_ERR(as->cq)) {
-		err = PTR_ERR(as->cq);
-		as->cq = NULL;
+	err = afib_cq_create(as, dev->ibdev, as->rx_slots + as->tx_slots +
+			     AFIB_CTRL_MAX + 4 + rdma_room);
+	if (err)
 		goto detach;
-	}
 
 	attr.qp_context = as;
 	attr.send_cq = as->cq;
@@ -632,8 +677,7 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 	if (as->xp->qp_ready)
 		as->xp->qp_ready(as);
 	/* Polling may start: arm the CQ, nothing has completed yet. */
-	ib_req_notify_cq(as->cq, IB_CQ_NEXT_COMP);
-	clear_bit_unlock(AFIB_CQ_BUSY, &as->cq_flags);
+	afib_cq_start(as);
 	mutex_unlock(&as->qp_lock);
 	return 0;
 

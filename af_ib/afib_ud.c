@@ -15,10 +15,12 @@
  * for a multicast address, by a send-only join; the address handle, QPN
  * and Q_Key are cached for AFIB_UD_DEST_TTL and dropped with the device.
  * Every datagram carries a 4-byte header with the sender's port; the
- * receive completion handler (softirq) copies each datagram into an skb
- * on sk_receive_queue with sock_queue_rcv_skb(), which charges it to
+ * receive completion handler copies each datagram into an skb on
+ * sk_receive_queue with sock_queue_rcv_skb(), which charges it to
  * SO_RCVBUF and drops and counts what does not fit, so a slow reader
  * never stalls the sender.  The receive buffer is reposted at once.
+ * The CQ is polled as SOCK_SEQPACKET's (afib_cq_poll()): by the reader or
+ * writer that sleeps for it, else by the poll worker.
  *
  * IP_ADD_MEMBERSHIP, IPV6_JOIN_GROUP and AFIB_MCAST_JOIN join a group on
  * an id of their own through rdma_join_multicast(), which maps the IP
@@ -247,7 +249,7 @@ fail:
 	return NULL;
 }
 
-/* Post receive buffer @b, unless the QP is going.  BH or process context. */
+/* Post receive buffer @b, unless the QP is going.  Process context. */
 static void afib_ud_post_rx(struct afib_ud_sock *us, struct afib_ud_buf *b)
 {
 	struct ib_recv_wr wr = {
@@ -287,7 +289,7 @@ static bool afib_ud_local_gid(struct afib_ud_sock *us, const union ib_gid *gid)
 	return false;
 }
 
-/* Queue the datagram in receive buffer @b for recvmsg().  Softirq. */
+/* Queue the datagram in receive buffer @b for recvmsg().  CQ poller. */
 static void afib_ud_deliver(struct afib_ud_sock *us, struct afib_ud_buf *b,
 			    const struct ib_wc *wc)
 {
@@ -344,7 +346,8 @@ static void afib_ud_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct afib_ud_buf *b = container_of(wc->wr_cqe, struct afib_ud_buf,
 					     cqe);
-	struct afib_ud_sock *us = cq->cq_context;
+	struct afib_ud_sock *us = afib_ud_sk(&((struct afib_sock *)
+						cq->cq_context)->sk);
 
 	if (wc->status == IB_WC_WR_FLUSH_ERR)
 		return;		/* the QP is being destroyed */
@@ -371,7 +374,8 @@ static void afib_ud_write_space(struct sock *sk)
 
 static void afib_ud_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
-	struct afib_ud_sock *us = cq->cq_context;
+	struct afib_ud_sock *us = afib_ud_sk(&((struct afib_sock *)
+						cq->cq_context)->sk);
 	unsigned long flags;
 
 	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR)
@@ -438,16 +442,13 @@ static int afib_ud_qp_get(struct afib_ud_sock *us, struct rdma_cm_id *id)
 			   AFIB_UD_RX_MIN, AFIB_UD_RX_MAX);
 	us->rx_n = min_t(u32, us->rx_n, ibdev->attrs.max_qp_wr);
 
-	us->cq = ib_alloc_cq(ibdev, us, us->rx_n + AFIB_UD_TX, 0,
-			     IB_POLL_SOFTIRQ);
-	if (IS_ERR(us->cq)) {
-		err = PTR_ERR(us->cq);
-		us->cq = NULL;
+	/* Polled by a sleeping reader or writer, as SOCK_SEQPACKET's. */
+	err = afib_cq_create(as, ibdev, us->rx_n + AFIB_UD_TX);
+	if (err)
 		goto detach;
-	}
 	init.qp_type = IB_QPT_UD;
-	init.send_cq = us->cq;
-	init.recv_cq = us->cq;
+	init.send_cq = as->cq;
+	init.recv_cq = as->cq;
 	init.sq_sig_type = IB_SIGNAL_ALL_WR;
 	init.cap.max_send_wr = AFIB_UD_TX;
 	init.cap.max_recv_wr = us->rx_n;
@@ -494,6 +495,7 @@ static int afib_ud_qp_get(struct afib_ud_sock *us, struct rdma_cm_id *id)
 		goto free_tx;
 	for (i = 0; i < us->rx_n; i++)
 		afib_ud_post_rx(us, &us->rx[i]);
+	afib_cq_start(as);
 	mutex_unlock(&as->qp_lock);
 	return 0;
 
@@ -507,8 +509,9 @@ destroy_qp:
 	ib_destroy_qp(us->qp);
 	us->qp = NULL;
 free_cq:
-	ib_free_cq(us->cq);
-	us->cq = NULL;
+	/* Never armed, never polled. */
+	ib_destroy_cq(as->cq);
+	as->cq = NULL;
 detach:
 	afib_dev_detach(as);
 unlock:
@@ -527,17 +530,17 @@ static void afib_ud_qp_destroy(struct afib_ud_sock *us)
 	spin_unlock_bh(&as->lock);
 	if (us->qp) {
 		/*
-		 * Not ib_drain_qp(): it posts an RDMA write, which a UD QP
-		 * refuses.  Once the QP is destroyed nothing is posted (dead)
-		 * or completed, and ib_free_cq() waits for a running poll.
+		 * Not a drain: a UD QP refuses its RDMA write marker.  The
+		 * poller at work finishes and no other starts; once the QP
+		 * is destroyed nothing is posted (dead) or completed.
 		 */
+		afib_cq_stop(as);
 		ib_destroy_qp(us->qp);
-		ib_free_cq(us->cq);
+		afib_cq_destroy(as);
 		afib_ud_free_bufs(us->ibdev, us->rx, us->rx_n,
 				  DMA_FROM_DEVICE);
 		afib_ud_free_bufs(us->ibdev, us->tx, AFIB_UD_TX, DMA_TO_DEVICE);
 		us->qp = NULL;
-		us->cq = NULL;
 		us->rx = NULL;
 		us->tx = NULL;
 	}
@@ -1009,8 +1012,8 @@ static int afib_ud_sendmsg(struct socket *sock, struct msghdr *msg,
 		goto out;
 	}
 	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
-	err = afib_wait(as, &timeo, READ_ONCE(us->dead) ||
-			afib_ud_tx_room(us));
+	err = afib_wait_cq(as, &timeo, READ_ONCE(us->dead) ||
+			   afib_ud_tx_room(us));
 	if (err)
 		goto out;
 	err = -ENODEV;
@@ -1065,11 +1068,26 @@ static int afib_ud_recvmsg(struct socket *sock, struct msghdr *msg,
 	struct sockaddr_storage addr;
 	struct sk_buff *skb;
 	int copied, err, n;
+	long timeo;
 
 	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_WAITALL |
 		      MSG_CMSG_CLOEXEC | MSG_CMSG_COMPAT | MSG_NOSIGNAL))
 		return -EOPNOTSUPP;
-	skb = skb_recv_datagram(sk, flags, &err);
+	/*
+	 * The reader polls the CQ itself and sleeps until its event: the
+	 * datagram is queued and read in one go, without the softirq's or
+	 * the worker's hop.  Another reader may take it first: try again.
+	 */
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	do {
+		err = afib_wait_cq(&us->as, &timeo,
+				   !skb_queue_empty_lockless(&sk->sk_receive_queue) ||
+				   READ_ONCE(sk->sk_err) || READ_ONCE(us->dead) ||
+				   (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN));
+		if (err)
+			return err;
+		skb = skb_recv_datagram(sk, flags | MSG_DONTWAIT, &err);
+	} while (!skb && err == -EAGAIN && timeo && !READ_ONCE(us->dead));
 	if (!skb) {
 		/* Device gone, its error reported: nothing more to come. */
 		if ((!err || err == -EAGAIN) && READ_ONCE(us->dead))

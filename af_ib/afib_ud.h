@@ -123,8 +123,8 @@ struct afib_ud_buf {
  *	@groups, @peer and the counts.  Outside as.qp_lock.
  * @ibdev: device of @qp.
  * @port_num: its port.
- * @qp: the UD queue pair, NULL until the socket has a device.
- * @cq: its completion queue (receives and sends).
+ * @qp: the UD queue pair, NULL until the socket has a device; its CQ
+ *	(receives and sends) is as.cq, polled as SOCK_SEQPACKET's is.
  * @rx: receive buffers, @rx_n of them.
  * @tx: send buffers, AFIB_UD_TX of them.
  * @rx_n: receive buffers posted, from SO_RCVBUF.
@@ -155,7 +155,6 @@ struct afib_ud_sock {
 	struct ib_device	*ibdev;
 	u32			port_num;
 	struct ib_qp		*qp;
-	struct ib_cq		*cq;
 	struct afib_ud_buf	*rx;
 	struct afib_ud_buf	*tx;
 	u32			rx_n;
