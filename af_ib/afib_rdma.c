@@ -25,7 +25,9 @@
  * each for the duration.  Mapping and posting happen under qp_lock, so the
  * device cannot go in between; the completion handler unmaps (it runs
  * before afib_kill() returns).  A write with immediate consumes one of
- * the peer's receive buffers, so it takes a send credit.
+ * the peer's receive buffers, so it takes a send credit.  An operation that
+ * has to wait for room is unmapped meanwhile and mapped again, from the
+ * pinned pages, when it is posted.
  *
  * Completions.  A blocking sendmsg() sleeps until its operation completed
  * (killable only: SO_SNDTIMEO and signals end the wait for room before
@@ -99,6 +101,9 @@ struct afib_mr {
  * @wr: the work request.
  * @sge: the local side.
  * @pages: pinned iovec pages, @npages of them, one per SGE.
+ * @offs: where in its page each SGE of the iovec starts: @sge holds
+ *	DMA addresses only while mapped, and a post that has to wait maps
+ *	them again.
  * @nsge: entries of @sge in use.
  * @npages: pages pinned.
  * @write: the device writes the local side (read, atomics).
@@ -121,6 +126,7 @@ struct afib_rop {
 	} wr;
 	struct ib_sge		sge[AFIB_RDMA_IOV_PAGES];
 	struct page		*pages[AFIB_RDMA_IOV_PAGES];
+	u16			offs[AFIB_RDMA_IOV_PAGES];
 	u32			nsge;
 	u32			npages;
 	bool			write;
@@ -705,7 +711,7 @@ static bool afib_iter_seg(const struct iov_iter *iter, unsigned long i,
 
 /*
  * Pin the iovec's pages (writable for @rop->write), one SGE each, at most
- * AFIB_RDMA_IOV_PAGES.  The SGEs hold page offsets until they are mapped.
+ * AFIB_RDMA_IOV_PAGES, and note where in its page each SGE starts.
  */
 static int afib_rop_pin(struct afib_rop *rop, struct iov_iter *iter)
 {
@@ -737,7 +743,7 @@ static int afib_rop_pin(struct afib_rop *rop, struct iov_iter *iter)
 		off = offset_in_page(start);
 		while (len) {
 			n = min_t(size_t, len, PAGE_SIZE - off);
-			rop->sge[rop->nsge].addr = off;
+			rop->offs[rop->nsge] = off;
 			rop->sge[rop->nsge].length = n;
 			rop->nsge++;
 			len -= n;
@@ -778,7 +784,7 @@ static int afib_rop_map(struct afib_sock *as, struct afib_rop *rop)
 		return -EMSGSIZE;
 	rop->ibdev = ibdev;
 	for (i = 0; i < rop->nsge; i++) {
-		dma = ib_dma_map_page(ibdev, rop->pages[i], rop->sge[i].addr,
+		dma = ib_dma_map_page(ibdev, rop->pages[i], rop->offs[i],
 				      rop->sge[i].length, dir);
 		if (ib_dma_mapping_error(ibdev, dma)) {
 			while (i--)
