@@ -134,12 +134,23 @@ static int get_completion(int fd, struct sock_extended_err *ee, int ms)
 	};
 	struct cmsghdr *c;
 
-	if (ms && !(afib_poll1(fd, 0, ms) & POLLERR)) {
-		errno = ETIMEDOUT;
-		return -1;
+	int64_t end = afib_now_ms() + ms;
+
+	/*
+	 * POLLERR is also the connection's error (a failed operation sets
+	 * it just before its completion is queued): look again until @ms.
+	 */
+	for (;;) {
+		if (ms && !(afib_poll1(fd, 0, ms) & POLLERR)) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (recvmsg(fd, &msg, MSG_ERRQUEUE) >= 0)
+			break;
+		if (errno != EAGAIN || !ms || afib_now_ms() >= end)
+			return -1;
+		afib_msleep(1);
 	}
-	if (recvmsg(fd, &msg, MSG_ERRQUEUE) < 0)
-		return -1;
 	c = CMSG_FIRSTHDR(&msg);
 	if (!c || c->cmsg_level != SOL_AFIB ||
 	    c->cmsg_type != AFIB_CMSG_COMPLETION ||
@@ -407,7 +418,7 @@ TEST_F(rdma, cmp_swap)
 	EXPECT_EQ(v[1], 9);
 }
 
-TEST_F(rdma, write_imm)
+TEST_F_TIMEOUT(rdma, write_imm, afib_tmo(60))
 {
 	char ctl[CMSG_SPACE(sizeof(uint32_t))], data[16];
 	struct iovec iov = { data, sizeof(data) };
@@ -461,7 +472,7 @@ TEST_F(rdma, write_imm)
 }
 
 /* A message sent after an RDMA write is received after the data is there. */
-TEST_F(rdma, ordering)
+TEST_F_TIMEOUT(rdma, ordering, afib_tmo(60))
 {
 	uint32_t i, seen;
 	char m[4];
@@ -657,7 +668,7 @@ static void on_alarm(int sig __attribute__((unused)))
  * Once posted, a blocking operation returns its own status: signals
  * (without SA_RESTART) and SO_SNDTIMEO do not cut it short.
  */
-TEST_F(rdma, blocking_not_cut_short)
+TEST_F_TIMEOUT(rdma, blocking_not_cut_short, afib_tmo(120))
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
