@@ -106,6 +106,16 @@ union afib_peer {
  * @readable: data for recv(), for poll()'s EPOLLIN.
  * @unread: data nobody read, so close() must abort.
  * @poll_segs: send segments that must fit for poll()'s EPOLLOUT.
+ * @rdma_room: may the RDMA operation of type @type (AFIB_CMSG_*) be
+ *	posted now, behind everything sent before it?  0, -EAGAIN with the
+ *	writers' wakeup armed, or why not; as->lock held.  NULL: the type
+ *	does no RDMA (EOPNOTSUPP).
+ * @rdma_posted: account for the operation of type @type just posted;
+ *	as->lock held.  Returns the send ring position whose completion
+ *	the operation's completion stands for, and in *@bytes the SDP
+ *	payload bytes posted by then (see __afib_tx_complete()).
+ * @rdma_fail: an RDMA work request failed and broke the connection:
+ *	report @err (positive errno); no locks held.
  */
 struct afib_xport {
 	const struct proto_ops	*ops;
@@ -138,6 +148,9 @@ struct afib_xport {
 	bool (*readable)(struct afib_sock *as);
 	bool (*unread)(struct afib_sock *as);
 	u32 (*poll_segs)(struct afib_sock *as);
+	int (*rdma_room)(struct afib_sock *as, u32 type);
+	u32 (*rdma_posted)(struct afib_sock *as, u32 type, u32 *bytes);
+	void (*rdma_fail)(struct afib_sock *as, int err);
 };
 
 /**
@@ -345,9 +358,8 @@ struct afib_ctrl {
  * @ctrl_dma: where @ctrl_buf is mapped, 0 when it is not.
  * @path_mtu: path MTU in bytes.
  * @pd: protection domain of the QP and of everything it uses, under
- *	qp_lock: SOCK_SEQPACKET sockets have one of their own, so that only
- *	this connection's peer can use the rkeys of their MRs; SDP uses the
- *	device's.
+ *	qp_lock: every connection has one of its own, so that only its peer
+ *	can use the rkeys of its MRs.
  * @rd_init: RDMA reads and atomics we may have outstanding (rdma_cm's
  *	initiator depth); for a child, what the request offered.
  * @rd_resp: those the peer may have outstanding at us (responder
@@ -623,11 +635,15 @@ int afib_rdma_access(u32 access);
 u64 afib_rdma_pages(u64 addr, u64 len);
 int afib_rdma_setsockopt(struct afib_sock *as, int optname, sockptr_t optval,
 			 unsigned int optlen);
-int afib_rdma_sendmsg(struct afib_sock *as, struct msghdr *msg, size_t len);
+int afib_rdma_cmsg(struct afib_sock *as, struct msghdr *msg, size_t len);
+bool afib_rdma_is_cmsg(struct msghdr *msg, bool bad);
+int afib_seq_rdma_room(struct afib_sock *as, u32 type);
+u32 afib_seq_rdma_posted(struct afib_sock *as, u32 type, u32 *bytes);
 int afib_rdma_recv_errqueue(struct afib_sock *as, struct msghdr *msg,
 			    size_t len);
 void afib_rdma_init(struct afib_sock *as);
 void afib_rdma_kill(struct afib_sock *as);
+void afib_rdma_release(struct afib_sock *as);
 void afib_rdma_destruct(struct afib_sock *as);
 
 /* RDMA reads and atomics outstanding each way that we ask for. */

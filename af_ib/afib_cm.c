@@ -97,7 +97,7 @@ static void afib_conn_param(struct afib_sock *as, void *pdata, bool reply,
 	param->flow_control = 1;
 	param->retry_count = AFIB_RETRY_COUNT;
 	param->rnr_retry_count = AFIB_RNR_RETRY_COUNT;
-	if (as->xp->type == SOCK_SEQPACKET && as->qp) {
+	if (as->xp->rdma_room && as->qp) {
 		/*
 		 * RDMA reads and atomics (afib_rdma.c).  A request offers
 		 * ours; a reply takes no more than the request offered.

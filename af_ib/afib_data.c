@@ -611,22 +611,20 @@ int afib_qp_create(struct afib_sock *as, struct rdma_cm_id *id)
 		goto unlock;
 	}
 
-	if (as->xp->type == SOCK_SEQPACKET) {
-		as->pd = ib_alloc_pd(dev->ibdev, 0);
-		if (IS_ERR(as->pd)) {
-			err = PTR_ERR(as->pd);
-			as->pd = NULL;
-			goto detach;
-		}
-	} else {
-		as->pd = dev->pd;
+	/* Its own PD: the rkeys of its MRs are good on this QP only. */
+	as->pd = ib_alloc_pd(dev->ibdev, 0);
+	if (IS_ERR(as->pd)) {
+		err = PTR_ERR(as->pd);
+		as->pd = NULL;
+		goto detach;
 	}
 	as->xp->qp_size(as);
 	/*
-	 * RDMA operations and one registration have send queue room of
-	 * their own, on the sockets that do RDMA (afib_rdma.c).
+	 * One registration (afib_rdma.c) has send queue room of its own.
+	 * SOCK_SEQPACKET's RDMA operations too; SDP's take send ring
+	 * entries (sdp_rdma.c).
 	 */
-	rdma_room = as->xp->type == SOCK_SEQPACKET ? AFIB_RDMA_MAX_OPS + 1 : 0;
+	rdma_room = as->xp->type == SOCK_SEQPACKET ? AFIB_RDMA_MAX_OPS + 1 : 1;
 	/* Our own handler: see afib_cq_poll() and afib_wait_cq(). */
 	err = afib_cq_create(as, dev->ibdev, as->rx_slots + as->tx_slots +
 			     AFIB_CTRL_MAX + 4 + rdma_room);
@@ -1256,7 +1254,7 @@ int afib_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	}
 	if (msg->msg_controllen) {
 		/* An RDMA operation: the iovec is its local side. */
-		err = afib_rdma_sendmsg(as, msg, len);
+		err = afib_rdma_cmsg(as, msg, len);
 		goto out;
 	}
 	if (len > min(AFIB_MAX_MSG, as->peer.max_msg))
@@ -1452,4 +1450,7 @@ const struct afib_xport afib_seq_xport = {
 	.readable	= afib_seq_readable,
 	.unread		= afib_seq_readable,
 	.poll_segs	= afib_seq_poll_segs,
+	.rdma_room	= afib_seq_rdma_room,
+	.rdma_posted	= afib_seq_rdma_posted,
+	.rdma_fail	= afib_conn_error,
 };

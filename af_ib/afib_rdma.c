@@ -1,31 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * af_ib RDMA through the socket API: memory regions, RDMA write, read and
- * atomics as sendmsg() control messages on SOCK_SEQPACKET sockets.
+ * atomics as sendmsg() control messages on connected SOCK_SEQPACKET and
+ * SDP (SOCK_STREAM) sockets.  What differs between the two, room on the
+ * send queue and its accounting, is the transport's (afib_xport.rdma_*;
+ * SDP's in sdp/sdp_rdma.c).
  *
  * Memory regions.  AFIB_MR_REG pins the user's pages (FOLL_LONGTERM,
  * charged to mm->pinned_vm against RLIMIT_MEMLOCK as ib_umem does), maps
  * them for the device and registers them with a fast-registration work
  * request (IB_WR_REG_MR) posted on the socket's own QP.  Every
- * SOCK_SEQPACKET socket has a protection domain of its own, so an rkey is
- * only good on this one connection.  An MR is a struct afib_mr with a
+ * connection has a protection domain of its own, so an rkey is only good
+ * on this one connection.  An MR is a struct afib_mr with a
  * reference for the handle table (afib_sock.mrs) and one per operation
  * using it; its verbs resources (the ib_mr, the mapping and the pinned
  * pages) go with the last reference, or all at once when afib_kill()
  * destroys the QP: nothing can reach them after the drain, and the PD
  * must be empty before it is freed.  afib_sock.mr_lock serialises the
  * two.  AFIB_MR_DEREG first posts IB_WR_LOCAL_INV, fenced after every
- * operation posted before it, so the peer loses access at once.
+ * operation posted before it, so the peer loses access at once; once it
+ * completed the device is done with the region and its pages are
+ * unpinned, operations still holding it or not.  An operation not yet
+ * posted then fails with ENOENT.  close() deregisters every region so
+ * (afib_rdma_release()), even when the connection lingers to send what
+ * is queued.
  *
  * Operations.  A sendmsg() with one AFIB_CMSG_* operation posts one work
  * request on the QP, signaled, after the messages and operations posted
  * before it: an RC QP executes them in order, so a message sent after an
- * RDMA write reaches the peer after the written data.  The local side is
+ * RDMA write reaches the peer after the written data.  (SDP waits until
+ * the data queued before is posted.)  The local side is
  * an MR (one SGE) or the iovec, whose pages are pinned and mapped one SGE
  * each for the duration.  Mapping and posting happen under qp_lock, so the
  * device cannot go in between; the completion handler unmaps (it runs
  * before afib_kill() returns).  A write with immediate consumes one of
- * the peer's receive buffers, so it takes a send credit.
+ * the peer's receive buffers, so it takes a send credit.  An operation that
+ * has to wait for room is unmapped meanwhile and mapped again, from the
+ * pinned pages, when it is posted.
  *
  * Completions.  A blocking sendmsg() sleeps until its operation completed
  * (killable only: SO_SNDTIMEO and signals end the wait for room before
@@ -60,6 +71,8 @@
  * @mm: whose pinned_vm they are charged to, with a mmgrab() reference.
  * @writable: the device may write to the pages.
  * @mapped: @sgt is mapped.
+ * @gone: deregistration began; operations are no longer posted with it.
+ *	Under qp_lock.
  * @handle: the user's name for it.
  * @lkey: local key, for operations of ours.
  * @rkey: remote key, for the peer's.
@@ -81,6 +94,7 @@ struct afib_mr {
 	struct mm_struct	*mm;
 	bool			writable;
 	bool			mapped;
+	bool			gone;
 	u32			handle;
 	u32			lkey;
 	u32			rkey;
@@ -99,6 +113,9 @@ struct afib_mr {
  * @wr: the work request.
  * @sge: the local side.
  * @pages: pinned iovec pages, @npages of them, one per SGE.
+ * @offs: where in its page each SGE of the iovec starts: @sge holds
+ *	DMA addresses only while mapped, and a post that has to wait maps
+ *	them again.
  * @nsge: entries of @sge in use.
  * @npages: pages pinned.
  * @write: the device writes the local side (read, atomics).
@@ -106,7 +123,9 @@ struct afib_mr {
  * @ibdev: the device @sge is mapped for.
  * @mr: local MR, with a reference, or NULL.
  * @skb: the error queue entry it will become, preallocated.
- * @seq: send ring position posted before it (see __afib_tx_complete()).
+ * @seq: send ring position its completion stands for (see
+ *	__afib_tx_complete()).
+ * @bytes: SDP payload bytes posted by then.
  * @done: completed; the waiter owns it again.
  * @async: the completion handler reports and frees it.
  * @status: 0 or a negative errno.
@@ -121,6 +140,7 @@ struct afib_rop {
 	} wr;
 	struct ib_sge		sge[AFIB_RDMA_IOV_PAGES];
 	struct page		*pages[AFIB_RDMA_IOV_PAGES];
+	u16			offs[AFIB_RDMA_IOV_PAGES];
 	u32			nsge;
 	u32			npages;
 	bool			write;
@@ -129,6 +149,7 @@ struct afib_rop {
 	struct afib_mr		*mr;
 	struct sk_buff		*skb;
 	u32			seq;
+	u32			bytes;
 	bool			done;
 	bool			async;
 	int			status;
@@ -500,7 +521,12 @@ static int afib_mr_map(struct afib_sock *as, struct afib_mr *mr, u64 addr,
 	return afib_mr_post(as, mr, &reg.wr);
 }
 
-/* Invalidate @mr (out of the table, our reference) and drop it. */
+/*
+ * Invalidate @mr (out of the table, our reference) and drop it.  Once the
+ * invalidation completed, everything posted before it has (fence, and a
+ * send queue completes in order), and nothing is posted with @mr after
+ * it (afib_rop_post()): its pages go now, whoever still holds it.
+ */
 static void afib_mr_unregister(struct afib_sock *as, struct afib_mr *mr)
 {
 	struct ib_send_wr inv = {
@@ -512,11 +538,16 @@ static void afib_mr_unregister(struct afib_sock *as, struct afib_mr *mr)
 	int err = -ENOTCONN;
 
 	mutex_lock(&as->qp_lock);
+	mr->gone = true;
 	if (mr->ibmr)
 		err = afib_mr_post(as, mr, &inv);
 	mutex_unlock(&as->qp_lock);
-	if (!err)
+	if (!err) {
 		afib_rdma_wait_done(as, &mr->done);
+		mutex_lock(&as->mr_lock);
+		__afib_mr_release(mr);
+		mutex_unlock(&as->mr_lock);
+	}
 	afib_mr_put(mr);
 }
 
@@ -634,7 +665,7 @@ static int afib_mr_dereg(struct afib_sock *as, sockptr_t optval,
 }
 
 /**
- * afib_rdma_setsockopt() - the RDMA options of a SOCK_SEQPACKET socket.
+ * afib_rdma_setsockopt() - the RDMA options of a connection.
  * @as: the socket.
  * @optname: AFIB_MR_REG, AFIB_MR_DEREG or AFIB_RDMA_ASYNC.
  * @optval: the option's value.
@@ -651,8 +682,7 @@ int afib_rdma_setsockopt(struct afib_sock *as, int optname, sockptr_t optval,
 	case AFIB_MR_REG:
 	case AFIB_MR_DEREG:
 	case AFIB_RDMA_ASYNC:
-		/* Not on SDP (yet): its QP is in the device's shared PD. */
-		if (as->xp->type != SOCK_SEQPACKET)
+		if (!as->xp->rdma_room)
 			return -EOPNOTSUPP;
 		break;
 	default:
@@ -705,7 +735,7 @@ static bool afib_iter_seg(const struct iov_iter *iter, unsigned long i,
 
 /*
  * Pin the iovec's pages (writable for @rop->write), one SGE each, at most
- * AFIB_RDMA_IOV_PAGES.  The SGEs hold page offsets until they are mapped.
+ * AFIB_RDMA_IOV_PAGES, and note where in its page each SGE starts.
  */
 static int afib_rop_pin(struct afib_rop *rop, struct iov_iter *iter)
 {
@@ -737,7 +767,7 @@ static int afib_rop_pin(struct afib_rop *rop, struct iov_iter *iter)
 		off = offset_in_page(start);
 		while (len) {
 			n = min_t(size_t, len, PAGE_SIZE - off);
-			rop->sge[rop->nsge].addr = off;
+			rop->offs[rop->nsge] = off;
 			rop->sge[rop->nsge].length = n;
 			rop->nsge++;
 			len -= n;
@@ -778,7 +808,7 @@ static int afib_rop_map(struct afib_sock *as, struct afib_rop *rop)
 		return -EMSGSIZE;
 	rop->ibdev = ibdev;
 	for (i = 0; i < rop->nsge; i++) {
-		dma = ib_dma_map_page(ibdev, rop->pages[i], rop->sge[i].addr,
+		dma = ib_dma_map_page(ibdev, rop->pages[i], rop->offs[i],
 				      rop->sge[i].length, dir);
 		if (ib_dma_mapping_error(ibdev, dma)) {
 			while (i--)
@@ -837,16 +867,19 @@ static void afib_rop_done(struct ib_cq *cq, struct ib_wc *wc)
 	bool async, wake;
 
 	if (afib_wc_fatal(as, wc))
-		afib_conn_error(as, ECONNRESET);
+		as->xp->rdma_fail(as, ECONNRESET);
 	afib_rop_unmap(rop);
 	spin_lock_bh(&as->lock);
-	__afib_tx_complete(as, rop->seq, 0);
+	__afib_tx_complete(as, rop->seq, rop->bytes);
+	/* SDP: data held for this completion (Nagle) goes now. */
+	if (as->xp->type == SOCK_STREAM && !as->dead && as->qp)
+		as->xp->ctrl_flush(as);
 	as->rdma_inflight--;
 	rop->status = status;
 	async = rop->async;
 	/* The waiter owns @rop from here on. */
 	if (!async) {
-		/* Paired with the smp_load_acquire() in afib_rdma_sendmsg(). */
+		/* Paired with the smp_load_acquire() in afib_rdma_cmsg(). */
 		smp_store_release(&rop->done, true);
 	}
 	wake = __afib_tx_wake(as);
@@ -908,6 +941,44 @@ static void afib_rop_build(struct afib_rop *rop)
 	}
 }
 
+/**
+ * afib_seq_rdma_room() - afib_xport.rdma_room of SOCK_SEQPACKET.
+ * @as: the socket; caller holds as->lock.
+ * @type: the operation.
+ *
+ * Operations have send queue room of their own; a write with immediate
+ * needs a credit.
+ *
+ * Return: 0, or -EAGAIN with the wakeup armed.
+ */
+int afib_seq_rdma_room(struct afib_sock *as, u32 type)
+{
+	if (type == AFIB_CMSG_RDMA_WRITE_IMM &&
+	    !afib_can_send(as->tx_credits, 1, false)) {
+		__afib_tx_want(as, 1);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/**
+ * afib_seq_rdma_posted() - afib_xport.rdma_posted of SOCK_SEQPACKET.
+ * @as: the socket; caller holds as->lock.
+ * @type: the operation posted.
+ * @bytes: SDP's, 0 here.
+ *
+ * Return: the ring position posted before it: its completion (signaled)
+ * frees the ring up to there.
+ */
+u32 afib_seq_rdma_posted(struct afib_sock *as, u32 type, u32 *bytes)
+{
+	as->tx_unsig = 0;
+	if (type == AFIB_CMSG_RDMA_WRITE_IMM)
+		as->tx_credits--;
+	*bytes = 0;
+	return as->tx_posted;
+}
+
 /*
  * Can @rop be posted now?  0 if so; -EAGAIN to wait for a completion or
  * a credit (the next one wakes us); -ENOBUFS when only reading the error
@@ -921,12 +992,7 @@ static int __afib_rop_room(struct afib_sock *as, struct afib_rop *rop)
 		return sock_error(&as->sk) ?: -EPIPE;
 	if (as->rdma_inflight + queued >= AFIB_RDMA_MAX_OPS)
 		return as->rdma_inflight ? -EAGAIN : -ENOBUFS;
-	if (rop->req.type == AFIB_CMSG_RDMA_WRITE_IMM &&
-	    !afib_can_send(as->tx_credits, 1, false)) {
-		__afib_tx_want(as, 1);
-		return -EAGAIN;
-	}
-	return 0;
+	return as->xp->rdma_room(as, rop->req.type);
 }
 
 static bool afib_rop_ready(struct afib_sock *as, struct afib_rop *rop)
@@ -949,6 +1015,11 @@ static int afib_rop_post(struct afib_sock *as, struct afib_rop *rop)
 		err = sock_error(&as->sk) ?: -EPIPE;
 		goto unlock;
 	}
+	/* Deregistered while we waited: see afib_mr_unregister(). */
+	if (rop->mr && rop->mr->gone) {
+		err = -ENOENT;
+		goto unlock;
+	}
 	err = afib_rop_map(as, rop);
 	if (err)
 		goto unlock;
@@ -956,7 +1027,6 @@ static int afib_rop_post(struct afib_sock *as, struct afib_rop *rop)
 	spin_lock_bh(&as->lock);
 	err = __afib_rop_room(as, rop);
 	if (!err) {
-		rop->seq = as->tx_posted;
 		err = ib_post_send(as->qp, &rop->wr.rdma.wr, NULL);
 		if (err) {
 			/* The QP is broken: the connection is over. */
@@ -966,9 +1036,7 @@ static int afib_rop_post(struct afib_sock *as, struct afib_rop *rop)
 	}
 	if (!err) {
 		as->rdma_inflight++;
-		as->tx_unsig = 0;
-		if (rop->req.type == AFIB_CMSG_RDMA_WRITE_IMM)
-			as->tx_credits--;
+		rop->seq = as->xp->rdma_posted(as, rop->req.type, &rop->bytes);
 	}
 	spin_unlock_bh(&as->lock);
 	if (err)
@@ -1013,15 +1081,41 @@ static int afib_rop_local(struct afib_sock *as, struct afib_rop *rop,
 }
 
 /**
- * afib_rdma_sendmsg() - sendmsg() with an RDMA operation.
- * @as: a connected SOCK_SEQPACKET socket.
+ * afib_rdma_is_cmsg() - does a sendmsg() carry control data at SOL_AFIB?
+ * @msg: the message, its control data in kernel memory.
+ * @bad: malformed control data counts too (afib_rdma_parse() refuses it).
+ *
+ * Return: true if any of its well-formed cmsgs is at level SOL_AFIB.
+ */
+bool afib_rdma_is_cmsg(struct msghdr *msg, bool bad)
+{
+	struct cmsghdr *cmsg;
+
+	if (!msg->msg_controllen)
+		return false;
+	if (msg->msg_controllen < sizeof(struct cmsghdr))
+		return bad;
+	for_each_cmsghdr(cmsg, msg) {
+		if (!CMSG_OK(msg, cmsg))
+			return bad;
+		if (cmsg->cmsg_level == SOL_AFIB)
+			return true;
+	}
+	return false;
+}
+EXPORT_SYMBOL_GPL(afib_rdma_is_cmsg);
+
+/**
+ * afib_rdma_cmsg() - sendmsg() with an RDMA operation: parse its cmsg
+ * (afib_rdma_parse()) and carry it out.
+ * @as: a connected socket whose transport does RDMA.
  * @msg: the message; its iovec is the local side, or empty.
  * @len: the iovec's length.
  *
  * Return: bytes transferred (or posted, when the completion goes to the
  * error queue), or a negative errno.
  */
-int afib_rdma_sendmsg(struct afib_sock *as, struct msghdr *msg, size_t len)
+int afib_rdma_cmsg(struct afib_sock *as, struct msghdr *msg, size_t len)
 {
 	bool nonblock = msg->msg_flags & MSG_DONTWAIT;
 	struct sock *sk = &as->sk;
@@ -1030,6 +1124,8 @@ int afib_rdma_sendmsg(struct afib_sock *as, struct msghdr *msg, size_t len)
 	int err, cut = 0;
 	long timeo;
 
+	if (!as->xp->rdma_room)
+		return -EOPNOTSUPP;
 	rop = kzalloc(sizeof(*rop), GFP_KERNEL);
 	if (!rop)
 		return -ENOMEM;
@@ -1090,6 +1186,7 @@ free:
 	afib_rop_free(rop);
 	return err ?: len;
 }
+EXPORT_SYMBOL_GPL(afib_rdma_cmsg);
 
 /**
  * afib_rdma_recv_errqueue() - recvmsg(MSG_ERRQUEUE): one completion.
@@ -1138,6 +1235,30 @@ void afib_rdma_kill(struct afib_sock *as)
 		__afib_mr_release(mr);
 	mutex_unlock(&as->mr_lock);
 }
+
+/**
+ * afib_rdma_release() - close(): deregister every MR.
+ * @as: the socket, no longer reachable from user space.
+ *
+ * Each is invalidated and its pages unpinned once the invalidation
+ * completed (afib_mr_unregister()), operations in flight or not, so a
+ * connection that lingers to send what is queued (SDP) gives the peer no
+ * access to the closed socket's memory.  The MRs of a connection that is
+ * already down go with its QP (afib_rdma_kill()).
+ */
+void afib_rdma_release(struct afib_sock *as)
+{
+	struct afib_mr *mr;
+	unsigned long i;
+
+	mutex_lock(&as->mr_mutex);
+	xa_for_each(&as->mrs, i, mr) {
+		xa_erase(&as->mrs, i);
+		afib_mr_unregister(as, mr);
+	}
+	mutex_unlock(&as->mr_mutex);
+}
+EXPORT_SYMBOL_GPL(afib_rdma_release);
 
 /**
  * afib_rdma_destruct() - free what is left of the MRs.

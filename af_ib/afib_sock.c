@@ -771,9 +771,10 @@ int afib_getsockopt(struct socket *sock, int level, int optname,
 			return -EFAULT;
 		break;
 	case AFIB_RDMA_ASYNC:
-		if (len < (int)sizeof(int) || as->xp->type != SOCK_SEQPACKET)
-			return as->xp->type != SOCK_SEQPACKET ? -ENOPROTOOPT :
-			       -EINVAL;
+		if (!as->xp->rdma_room)
+			return -ENOPROTOOPT;
+		if (len < (int)sizeof(int))
+			return -EINVAL;
 		val = READ_ONCE(as->rdma_async);
 		len = sizeof(int);
 		if (copy_to_user(optval, &val, len))
@@ -912,6 +913,8 @@ int afib_release(struct socket *sock)
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	release_sock(sk);
 
+	if (state != TCP_LISTEN)
+		afib_rdma_release(as);	/* before a lingering close */
 	if (state == TCP_LISTEN)
 		afib_destroy_id(as);	/* no new children after this */
 	else if (!as->xp->close || !as->xp->close(as, state))

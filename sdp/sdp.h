@@ -125,6 +125,15 @@ bool sdp_readable(struct afib_sock *as);
 bool sdp_unread(struct afib_sock *as);
 u32 sdp_inq(struct afib_sock *as);
 u32 __sdp_siocinq(struct afib_sock *as);
+void __sdp_repost(struct afib_sock *as, struct afib_buf *buf);
+
+/* sdp_rdma.c: RDMA operations */
+int sdp_rdma_room(struct afib_sock *as, u32 type);
+u32 sdp_rdma_posted(struct afib_sock *as, u32 type, u32 *bytes);
+int __sdp_rx_imm(struct afib_sock *as, struct afib_buf *buf, u32 imm);
+void __sdp_rx_imm_take(struct afib_sock *as, struct afib_buf *buf);
+bool sdp_rdma_opt(int optname);
+int sdp_rdma_sendmsg(struct socket *sock, struct msghdr *msg, size_t len);
 
 /* sdp_proc.c: /proc/net/sdp */
 int sdp_proc_init(void);

@@ -35,8 +35,12 @@ void sdp_qp_size(struct afib_sock *as)
 	as->tx_slots = clamp_t(u32, snd / SDP_BIG_SIZE, 4, SDP_MAX_BUFS);
 	as->rx_filled = SDP_RX_INIT;
 	as->tx_filled = 0;
-	/* The BSDH and the pages of a 32 KiB message, for zero-copy. */
-	as->max_send_sge = 2 + SDP_BIG_SIZE / PAGE_SIZE;
+	/*
+	 * The BSDH and the pages of a 32 KiB message, for zero-copy; one
+	 * per page of an RDMA operation's iovec (sdp_rdma.c).
+	 */
+	as->max_send_sge = max_t(u32, 2 + SDP_BIG_SIZE / PAGE_SIZE,
+				 AFIB_RDMA_IOV_PAGES);
 }
 
 /* The receive buffers are posted: start the sequence spaces. */
@@ -70,6 +74,8 @@ void sdp_qp_ready(struct afib_sock *as)
 	c->pend_until = 0;
 	c->pend_more = false;
 	c->rx_end_posted = false;
+	c->write_imm = false;
+	c->rx_imms = 0;
 	c->tx_acked = 0;
 	c->tx_bytes = 0;
 	c->probes = 0;
@@ -92,6 +98,7 @@ int sdp_hello(struct afib_sock *as, void *buf, bool reply)
 {
 	struct sdp_hello_host h = {
 		.bufs		= as->sdp.adv_bufs,
+		.cap		= SDP_CAP_WRITE_IMM,
 		.max_adverts	= 1,
 	};
 	struct sdp_hah_host hah;
@@ -165,6 +172,8 @@ int sdp_connected(struct afib_sock *as, const union afib_peer *peer)
 	}
 	spin_lock_bh(&as->lock);
 	as->sdp.peer_rcvsz = rcvsz;
+	/* Ours always has it: both have it when the peer's has. */
+	as->sdp.write_imm = h->cap & SDP_CAP_WRITE_IMM;
 	/* A message from the peer may have come first, with newer credits. */
 	if (!as->sdp.rx_mseq)
 		as->tx_credits = sdp_tx_credits(h->bufs, 0, as->sdp.tx_mseq);

@@ -53,6 +53,10 @@ enum {
  * @sendsm_due: a SendSM (refusing a SrcAvail) waits for a credit.
  * @chrcvbuf_out: our ChRcvBuf waits for its acknowledgment.
  * @ipv: IP version of the connection, SDP_IPV4 or SDP_IPV6.
+ * @write_imm: the peer's Hello or HelloAck had SDP_CAP_WRITE_IMM (ours
+ *	always has it): RDMA writes with immediate may go both ways.
+ * @rx_imms: immediates of the peer's RDMA writes on afib_sock.rx_queue,
+ *	unread (sdp_rdma.c).
  * @rx_seq: stream offset of the next byte to read.
  * @rx_end: stream offset after the last byte received.
  * @urg_pos: stream offset of the urgent byte, if @urg is not NONE.
@@ -119,6 +123,8 @@ struct sdp_conn {
 	bool			sendsm_due;
 	bool			chrcvbuf_out;
 	u8			ipv;
+	bool			write_imm;
+	u32			rx_imms;
 	u32			rx_seq;
 	u32			rx_end;
 	u32			urg_pos;

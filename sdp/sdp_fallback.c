@@ -210,11 +210,77 @@ static void sdp_fb_swap(struct afib_sock *as, struct socket *sock,
 	spin_unlock_bh(&as->lock);
 }
 
+/*
+ * RDMA (sdp_rdma.c) is SDP's: a socket that fell back answers its options
+ * and control messages with EOPNOTSUPP, not with TCP's ENOPROTOOPT or by
+ * sending the data alone.  Its TCP socket gets a copy of TCP's calls with
+ * sendmsg() and the options wrapped, one copy per family, made on first
+ * use (TCP's calls are not exported).  The owner stays TCP's (built in).
+ */
+struct sdp_fb_ops {
+	/* Changed at run time, as net/tls's copies of TCP's: not const. */
+	struct
+	proto_ops		ops;
+	const struct proto_ops	*tcp;
+};
+
+static struct sdp_fb_ops sdp_fb_ops[2];
+static DEFINE_MUTEX(sdp_fb_ops_lock);
+
+static const struct proto_ops *sdp_fb_tcp_ops(struct socket *tcp)
+{
+	return sdp_fb_ops[tcp->sk->sk_family == AF_INET6].tcp;
+}
+
+static int sdp_fb_sendmsg(struct socket *tcp, struct msghdr *msg, size_t len)
+{
+	if (afib_rdma_is_cmsg(msg, false))
+		return -EOPNOTSUPP;
+	return sdp_fb_tcp_ops(tcp)->sendmsg(tcp, msg, len);
+}
+
+static int sdp_fb_setsockopt(struct socket *tcp, int level, int optname,
+			     sockptr_t optval, unsigned int optlen)
+{
+	if (level == SOL_AFIB && sdp_rdma_opt(optname))
+		return -EOPNOTSUPP;
+	return sdp_fb_tcp_ops(tcp)->setsockopt(tcp, level, optname, optval,
+					       optlen);
+}
+
+static int sdp_fb_getsockopt(struct socket *tcp, int level, int optname,
+			     char __user *optval, int __user *optlen)
+{
+	if (level == SOL_AFIB && sdp_rdma_opt(optname))
+		return -EOPNOTSUPP;
+	return sdp_fb_tcp_ops(tcp)->getsockopt(tcp, level, optname, optval,
+					       optlen);
+}
+
+/* Give @tcp the wrapped calls; process context. */
+static void sdp_fb_wrap(struct socket *tcp)
+{
+	struct sdp_fb_ops *w = &sdp_fb_ops[tcp->sk->sk_family == AF_INET6];
+
+	mutex_lock(&sdp_fb_ops_lock);
+	if (!w->tcp) {
+		w->ops = *tcp->ops;
+		w->ops.sendmsg = sdp_fb_sendmsg;
+		w->ops.setsockopt = sdp_fb_setsockopt;
+		w->ops.getsockopt = sdp_fb_getsockopt;
+		w->tcp = tcp->ops;
+	}
+	if (w->tcp == tcp->ops)
+		WRITE_ONCE(tcp->ops, &w->ops);
+	mutex_unlock(&sdp_fb_ops_lock);
+}
+
 /* @as is @tcp from now on; lock_sock() held or @as not yet shared. */
 static void sdp_fb_publish(struct afib_sock *as, struct socket *tcp)
 {
 	struct socket *sock = as->sk.sk_socket;
 
+	sdp_fb_wrap(tcp);
 	sdp_fb_attach(as, tcp);
 	/* Paired with smp_load_acquire() in sdp_fb_tcp(). */
 	smp_store_release(&as->sdp.tcp, tcp);

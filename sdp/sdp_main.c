@@ -492,6 +492,8 @@ static int sdp_setsockopt(struct socket *sock, int level, int optname,
 	struct socket *tcp = sdp_fb_tcp(sock);
 	int val;
 
+	if (tcp && level == SOL_AFIB && sdp_rdma_opt(optname))
+		return -EOPNOTSUPP;	/* no RDMA over TCP */
 	if (tcp && level == SOL_SOCKET)
 		return sock_setsockopt(tcp, level, optname, optval, optlen);
 	if (tcp)
@@ -532,6 +534,8 @@ static int sdp_getsockopt(struct socket *sock, int level, int optname,
 	struct socket *tcp = sdp_fb_tcp(sock);
 	int len, val;
 
+	if (tcp && level == SOL_AFIB && sdp_rdma_opt(optname))
+		return -EOPNOTSUPP;
 	if (tcp)
 		return tcp->ops->getsockopt(tcp, level, optname, optval,
 					    optlen);
@@ -628,6 +632,8 @@ static int sdp_sock_sendmsg(struct socket *sock, struct msghdr *msg,
 {
 	struct socket *tcp = sdp_fb_tcp(sock);
 
+	if (afib_rdma_is_cmsg(msg, !tcp))
+		return tcp ? -EOPNOTSUPP : sdp_rdma_sendmsg(sock, msg, len);
 	return tcp ? tcp->ops->sendmsg(tcp, msg, len) :
 		     sdp_sendmsg(sock, msg, len);
 }
@@ -748,6 +754,9 @@ const struct afib_xport sdp_xport = {
 	.readable	= sdp_readable,
 	.unread		= sdp_unread,
 	.poll_segs	= sdp_poll_segs,
+	.rdma_room	= sdp_rdma_room,
+	.rdma_posted	= sdp_rdma_posted,
+	.rdma_fail	= sdp_conn_fail,
 };
 
 /**

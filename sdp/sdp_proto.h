@@ -113,10 +113,18 @@ enum sdp_mid {
 #define SDP_MAJV_MINV	0x22
 #define SDP_MAJV(v)	((v) >> 4)
 
-/* IP version, the high nibble of ipv_cap; the low nibble is reserved. */
+/*
+ * IP version, the high nibble of ipv_cap.  The low nibble holds
+ * capabilities, reserved in the IBTA's SDP (sent as zero, ignored):
+ * SDP_CAP_WRITE_IMM says the sender takes an RDMA write with immediate
+ * in a receive buffer as a mark in the stream (sdp_rdma.c).  A
+ * capability is used only when both Hello and HelloAck have it.
+ */
 #define SDP_IPV4	4
 #define SDP_IPV6	6
 #define SDP_IPV_SHIFT	4
+#define SDP_CAP_WRITE_IMM	0x01
+#define SDP_CAP_MASK		0x0f
 
 /*
  * Receive buffer sizes (desremrcvsz, localrcvsz, actrcvsz, ChRcvBuf and
@@ -264,7 +272,8 @@ static_assert(sizeof(struct sdp_snkah) == 20);
  *	receive buffers posted (the peer's first credits), len the length
  *	of the Hello or HelloAck, mseq and mseq_ack 0 (ignored on receipt).
  * @majv_minv: SDP_MAJV_MINV.
- * @ipv_cap: IP version (SDP_IPV4 or SDP_IPV6) in the high nibble.
+ * @ipv_cap: IP version (SDP_IPV4 or SDP_IPV6) in the high nibble,
+ *	SDP_CAP_* bits in the low one.
  * @rsvd1: reserved, zero.
  * @max_adverts: Hello: max_adverts, HelloAck: ext_max_adverts; how many
  *	SrcAvail advertisements the sender accepts outstanding, at least 1.
@@ -318,11 +327,13 @@ static_assert(sizeof(struct sdp_hah) <= SDP_HAH_MAX_LEN);
  * struct sdp_hello_host - host-order content of struct sdp_hello_hdr.
  * @bufs: receive buffers posted by the sender, the peer's first credits.
  * @ipv: SDP_IPV4 or SDP_IPV6.
+ * @cap: SDP_CAP_* bits.
  * @max_adverts: max_adverts (Hello) or ext_max_adverts (HelloAck).
  */
 struct sdp_hello_host {
 	u32	bufs;
 	u8	ipv;
+	u8	cap;
 	u8	max_adverts;
 };
 
@@ -591,7 +602,7 @@ static inline void __sdp_hello_build(struct sdp_hello_hdr *hdr, u8 mid,
 
 	sdp_bsdh_build(&hdr->bsdh, &b);
 	hdr->majv_minv = SDP_MAJV_MINV;
-	hdr->ipv_cap = h->ipv << SDP_IPV_SHIFT;
+	hdr->ipv_cap = h->ipv << SDP_IPV_SHIFT | (h->cap & SDP_CAP_MASK);
 	hdr->rsvd1 = 0;
 	hdr->max_adverts = h->max_adverts;
 }
@@ -625,6 +636,7 @@ static inline int __sdp_hello_parse(const void *data, size_t len, u8 mid,
 		return -EPROTO;
 	h->bufs = bufs;
 	h->ipv = ipv;
+	h->cap = hdr->ipv_cap & SDP_CAP_MASK;
 	h->max_adverts = hdr->max_adverts;
 	return 0;
 }

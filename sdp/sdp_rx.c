@@ -47,7 +47,7 @@ static void __sdp_post_recvs(struct afib_sock *as, struct list_head *bufs,
  * or asked for (ChRcvBuf), park it for sdp_rx_refill().  Caller holds
  * as->lock, socket not dead.
  */
-static void __sdp_repost(struct afib_sock *as, struct afib_buf *buf)
+void __sdp_repost(struct afib_sock *as, struct afib_buf *buf)
 {
 	struct sdp_conn *c = &as->sdp;
 	LIST_HEAD(one);
@@ -129,7 +129,8 @@ static bool __sdp_rx_merge(struct afib_sock *as, struct afib_buf *buf)
 	if (buf->len > buf->size / 4 || list_empty(&as->rx_queue))
 		return false;
 	tail = list_last_entry(&as->rx_queue, struct afib_buf, list);
-	if (tail->off + tail->len + buf->len > tail->size)
+	/* Not into an immediate's mark: the data comes after it. */
+	if (tail->has_imm || tail->off + tail->len + buf->len > tail->size)
 		return false;
 	memcpy(tail->addr + tail->off + tail->len,
 	       buf->addr + buf->off, buf->len);
@@ -324,18 +325,23 @@ void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	bool urg = false, wake_rx = false, wake_tx = false;
 	struct sock *sk = &as->sk;
 	struct sdp_bsdh_host h;
-	int err, reset = 0;
+	int err = 0, reset = 0;
+	bool imm;
 
 	if (unlikely(wc->status != IB_WC_SUCCESS)) {
 		if (afib_wc_fatal(as, wc))
 			sdp_conn_fail(as, ECONNRESET);
 		return;
 	}
-	ib_dma_sync_single_for_cpu(as->dev->ibdev, buf->dma,
-				   min(wc->byte_len, buf->size),
-				   DMA_FROM_DEVICE);
-	err = sdp_bsdh_parse(buf->addr, wc->byte_len,
-			     buf->size, &h);
+	/* An RDMA write with immediate: no message in the buffer. */
+	imm = wc->opcode == IB_WC_RECV_RDMA_WITH_IMM;
+	buf->has_imm = false;
+	if (!imm) {
+		ib_dma_sync_single_for_cpu(as->dev->ibdev, buf->dma,
+					   min(wc->byte_len, buf->size),
+					   DMA_FROM_DEVICE);
+		err = sdp_bsdh_parse(buf->addr, wc->byte_len, buf->size, &h);
+	}
 
 	spin_lock_bh(&as->lock);
 	buf->posted = false;
@@ -344,10 +350,15 @@ void sdp_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 		as->sdp.adv_bufs--;
 	if (as->dead)
 		goto unlock;
-	if (!err)
-		err = __sdp_rx_seq(as, &h);
-	if (!err)
-		err = __sdp_rx_msg(as, buf, &h, &urg, &wake_rx);
+	if (imm) {
+		err = __sdp_rx_imm(as, buf, be32_to_cpu(wc->ex.imm_data));
+		wake_rx = true;
+	} else {
+		if (!err)
+			err = __sdp_rx_seq(as, &h);
+		if (!err)
+			err = __sdp_rx_msg(as, buf, &h, &urg, &wake_rx);
+	}
 	if (err < 0) {
 		/* Never trust a peer that breaks the protocol: reset it. */
 		as->fin_pending = false;
@@ -407,12 +418,12 @@ bool sdp_readable(struct afib_sock *as)
 	    READ_ONCE(as->sdp.urg_pos) == READ_ONCE(as->sdp.rx_seq) &&
 	    !sock_flag(sk, SOCK_URGINLINE))
 		target++;
-	return avail && avail >= target;
+	return (avail && avail >= target) || READ_ONCE(as->sdp.rx_imms);
 }
 
 bool sdp_unread(struct afib_sock *as)
 {
-	return READ_ONCE(as->rx_bytes);
+	return READ_ONCE(as->rx_bytes) || READ_ONCE(as->sdp.rx_imms);
 }
 
 /* recv(MSG_OOB), as tcp_recv_urg(). */
@@ -450,7 +461,8 @@ static bool sdp_rx_ready(struct afib_sock *as, u32 have)
 {
 	struct sock *sk = &as->sk;
 
-	return sdp_inq(as) > have || READ_ONCE(as->fin_rcvd) ||
+	return sdp_inq(as) > have || READ_ONCE(as->sdp.rx_imms) ||
+	       READ_ONCE(as->fin_rcvd) ||
 	       READ_ONCE(as->sdp.rx_over) || READ_ONCE(as->dead) ||
 	       READ_ONCE(sk->sk_err) ||
 	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
@@ -459,8 +471,9 @@ static bool sdp_rx_ready(struct afib_sock *as, u32 have)
 /*
  * Find the bytes at stream offset @pos: their buffer, where they start in
  * its page and how many follow, stopping before the urgent byte.  If @pos
- * is the urgent byte and it is not inline, *@skip says so instead.
- * Caller holds as->lock.
+ * is the urgent byte and it is not inline, *@skip says so instead.  The
+ * mark of an immediate at @pos comes before the bytes there: its buffer
+ * (has_imm) is returned with *@avail 0.  Caller holds as->lock.
  */
 static struct afib_buf *__sdp_rx_at(struct afib_sock *as, u32 pos, u32 *off,
 				    u32 *avail, bool *skip)
@@ -471,6 +484,12 @@ static struct afib_buf *__sdp_rx_at(struct afib_sock *as, u32 pos, u32 *off,
 
 	*skip = false;
 	list_for_each_entry(buf, &as->rx_queue, list) {
+		if (buf->has_imm) {
+			if (pos != at)
+				continue;
+			*avail = 0;
+			return buf;
+		}
 		if (pos - at < buf->len) {
 			*off = buf->off + (pos - at);
 			*avail = buf->len - (pos - at);
@@ -665,15 +684,15 @@ int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 {
 	struct sock *sk = sock->sk;
 	struct afib_sock *as = afib_sk(sk);
-	bool peek = flags & MSG_PEEK, skip, over;
-	u32 off, avail, pos, n;
+	bool peek = flags & MSG_PEEK, skip, over, got_imm = false;
+	u32 off, avail, pos, n, imm = 0;
 	struct afib_buf *buf;
 	size_t copied = 0;
 	int target, err = 0;
 	long timeo;
 
 	if (flags & MSG_ERRQUEUE)
-		return -EAGAIN;		/* no error queue, as TCP's is empty */
+		return afib_rdma_recv_errqueue(as, msg, len);
 	if (flags & MSG_OOB)
 		return sdp_recv_urg(as, msg, len, flags);
 	switch (READ_ONCE(sk->sk_state)) {
@@ -706,6 +725,17 @@ int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		buf = NULL;
 		if (!as->dead)
 			buf = __sdp_rx_at(as, pos, &off, &avail, &skip);
+		if (buf && buf->has_imm) {
+			/* The data before it first, alone (sdp_rdma.c). */
+			if (!copied) {
+				got_imm = true;
+				imm = buf->imm;
+				if (!peek)
+					__sdp_rx_imm_take(as, buf);
+			}
+			spin_unlock_bh(&as->lock);
+			break;
+		}
 		if (buf && skip) {
 			if (!peek)
 				__sdp_rx_consume(as, buf, 1);
@@ -764,6 +794,9 @@ int sdp_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	if (READ_ONCE(as->sdp.rx_grow))
 		sdp_rx_grow(as);
 	mutex_unlock(&as->rx_lock);
+	if (got_imm)
+		return put_cmsg(msg, SOL_AFIB, AFIB_CMSG_IMM, sizeof(imm),
+				&imm);
 	if (copied)
 		return copied;
 	return err;

@@ -523,7 +523,7 @@ static ssize_t sdp_zc_map(struct afib_sock *as, struct afib_zc *zc,
 			return -ENOMEM;
 		}
 		zc->sge[i + 1].length = n;
-		zc->sge[i + 1].lkey = as->dev->pd->local_dma_lkey;
+		zc->sge[i + 1].lkey = as->pd->local_dma_lkey;
 		left -= n;
 		start = 0;
 	}

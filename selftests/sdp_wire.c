@@ -105,6 +105,7 @@ enum {
 #define RCVSZ_MIN	64U
 #define RCVSZ_MAX	(1U << 20)
 #define MIN_BUFS	3U
+#define CAP_WRITE_IMM	0x01	/* ipv_cap's low nibble: RDMA write imm */
 
 /* Base Sockets Direct Header, big-endian. */
 struct bsdh {
@@ -119,7 +120,7 @@ struct bsdh {
 struct hello_hdr {
 	struct bsdh	bsdh;
 	uint8_t		majv_minv;
-	uint8_t		ipv_cap;	/* IP version in the high nibble */
+	uint8_t		ipv_cap;	/* IP version, capabilities */
 	uint8_t		rsvd1;
 	uint8_t		max_adverts;
 };
@@ -395,7 +396,9 @@ static int w_qp(struct wire *w, struct rdma_cm_id *id)
 			      NULL, 0);
 	if (!w->cq)
 		return -1;
-	w->mr = ibv_reg_mr(w->pd, w->mem, w->memlen, IBV_ACCESS_LOCAL_WRITE);
+	/* Remote write: the kernel's RDMA writes (good.no_write_imm_cap). */
+	w->mr = ibv_reg_mr(w->pd, w->mem, w->memlen, IBV_ACCESS_LOCAL_WRITE |
+			   IBV_ACCESS_REMOTE_WRITE);
 	if (!w->mr)
 		return -1;
 	attr.send_cq = attr.recv_cq = w->cq;
@@ -986,7 +989,7 @@ static const char *hello_problem(const uint8_t *p, int plen, bool hello,
 		snprintf(why, sizeof(why), "bufs %u", m.bufs);
 	else if (h->majv_minv != SDP_VERSION)
 		snprintf(why, sizeof(why), "version %#x", h->majv_minv);
-	else if (h->ipv_cap != ipv << 4)
+	else if (h->ipv_cap != (ipv << 4 | CAP_WRITE_IMM))
 		snprintf(why, sizeof(why), "ipv_cap %#x for IPv%d",
 			 h->ipv_cap, ipv);
 	else if (h->rsvd1)
@@ -1356,6 +1359,57 @@ TEST_F_TIMEOUT(good, client, afib_tmo(120))
 	free(src);
 	free(dst);
 	free(back);
+}
+
+/*
+ * A Hello without SDP_CAP_WRITE_IMM (ours): the kernel sends no RDMA
+ * write with immediate (EOPNOTSUPP), a plain RDMA write still goes.
+ */
+TEST_F_TIMEOUT(good, no_write_imm_cap, afib_tmo(60))
+{
+	char ctl[CMSG_SPACE(sizeof(struct afib_rdma_op))] = {};
+	struct wire *w = &self->w;
+	uint8_t *dst, src[64];
+	struct iovec iov = { src, sizeof(src) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl,
+		.msg_controllen = sizeof(ctl),
+	};
+	struct afib_rdma_op op = {};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	const char *why;
+	unsigned int i;
+
+	why = pair_up(w, variant->family, 0, 8, W_DEF_RSIZE, &self->lfd,
+		      &self->k);
+	ASSERT_FALSE(why != NULL) TH_LOG("%s", why);
+	/* The end of our memory: the last send slot, unused here. */
+	dst = w->mem + w->memlen - sizeof(src);
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = i ^ 0x5a;
+	op.remote_addr = (uintptr_t)dst;
+	op.rkey = w->mr->rkey;
+	op.imm = 7;
+	c->cmsg_level = SOL_AFIB;
+	c->cmsg_type = AFIB_CMSG_RDMA_WRITE_IMM;
+	c->cmsg_len = CMSG_LEN(sizeof(op));
+	memcpy(CMSG_DATA(c), &op, sizeof(op));
+	EXPECT_EQ(-1, sendmsg(self->k, &msg, MSG_DONTWAIT));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_NE(0, memcmp(dst, src, sizeof(src)));
+	op.imm = 0;
+	c->cmsg_type = AFIB_CMSG_RDMA_WRITE;
+	memcpy(CMSG_DATA(c), &op, sizeof(op));
+	EXPECT_EQ((ssize_t)sizeof(src), sendmsg(self->k, &msg, 0))
+		TH_LOG("RDMA write: %s", strerror(errno));
+	EXPECT_EQ(0, memcmp(dst, src, sizeof(src)));
+	/* The stream goes on. */
+	w_idle(w, 1);
+	ASSERT_EQ(0, xfer_from_kernel(w, self->k, src, sizeof(src), T_MS))
+		TH_LOG("kernel -> raw: %s", w->bad);
+	ASSERT_NO_BAD(w);
 }
 
 TEST_F_TIMEOUT(good, server, afib_tmo(120))

@@ -3,8 +3,10 @@
  * RDMA through AF_IB sockets, qperf style: RDMA write bandwidth and RDMA
  * read latency.
  *
- *   rdma_perf -s [-p PORT]
- *   rdma_perf -c ADDR [-p PORT] -t wbw|rlat -m SIZE [-T SECONDS] [-w N]
+ *   rdma_perf [-S] -s [-p PORT]
+ *   rdma_perf [-S] -c ADDR [-p PORT] -t wbw|rlat -m SIZE [-T SECONDS] [-w N]
+ *
+ * -S: over SDP stream sockets (AF_INET_SDP) instead of SOCK_SEQPACKET.
  *
  * The server registers 1 MiB (remote read and write), sends the region's
  * descriptor as the connection's first message and waits for the client
@@ -106,6 +108,15 @@ static int reap(int fd, int wait)
 	}
 }
 
+/* -S: SDP stream sockets. */
+static int sdp;
+
+static int perf_socket(void)
+{
+	return sdp ? socket(AF_INET_SDP, SOCK_STREAM, 0) :
+		     socket(AF_IB, SOCK_SEQPACKET, 0);
+}
+
 static char *region(void)
 {
 	char *p = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
@@ -124,7 +135,7 @@ static int serve(unsigned short port)
 	char *mem = region(), c;
 	int lfd, fd;
 
-	lfd = socket(AF_IB, SOCK_SEQPACKET, 0);
+	lfd = perf_socket();
 	if (!mem || lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) ||
 	    listen(lfd, 4))
 		die("rdma_perf: listen");
@@ -169,10 +180,14 @@ static int client(const char *addr, unsigned short port, const char *test,
 		fprintf(stderr, "rdma_perf: bad size or address\n");
 		return 2;
 	}
-	fd = socket(AF_IB, SOCK_SEQPACKET, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)))
+	fd = perf_socket();
+	/* SDP: a send ring entry per operation in flight (32 KiB each). */
+	n = 2 << 20;
+	if (fd < 0 || (sdp && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n,
+					 sizeof(n))) ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)))
 		die("rdma_perf: connect");
-	if (recv(fd, &desc, sizeof(desc), 0) != sizeof(desc))
+	if (recv(fd, &desc, sizeof(desc), MSG_WAITALL) != sizeof(desc))
 		die("rdma_perf: descriptor");
 	if (mr_reg(fd, buf, REGION, AFIB_ACCESS_LOCAL_WRITE, &local))
 		die("rdma_perf: register");
@@ -234,8 +249,9 @@ int main(int argc, char **argv)
 	size_t size = 65536;
 	int opt, server = 0, window = 16;
 
-	while ((opt = getopt(argc, argv, "sc:p:t:m:T:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "Ssc:p:t:m:T:w:")) != -1) {
 		switch (opt) {
+		case 'S': sdp = 1; break;
 		case 's': server = 1; break;
 		case 'c': addr = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -244,7 +260,7 @@ int main(int argc, char **argv)
 		case 'T': secs = atof(optarg); break;
 		case 'w': window = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: rdma_perf -s | -c ADDR -t wbw|rlat -m SIZE [-T SECONDS] [-w N]\n");
+			fprintf(stderr, "usage: rdma_perf [-S] -s | -c ADDR -t wbw|rlat -m SIZE [-T SECONDS] [-w N]\n");
 			return 2;
 		}
 	}

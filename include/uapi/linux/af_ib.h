@@ -147,8 +147,9 @@ struct sockaddr_ib {
 #define AFIB_SDP_FALLBACK_ALL	0x3
 
 /*
- * RDMA on connected SOCK_SEQPACKET sockets (see Documentation/af_ib.rst,
- * "RDMA").  setsockopt() options at level SOL_AFIB:
+ * RDMA on connected SOCK_SEQPACKET and SDP sockets (see
+ * Documentation/af_ib.rst and Documentation/sdp.rst, "RDMA").
+ * setsockopt() options at level SOL_AFIB:
  *
  * AFIB_MR_REG takes struct afib_mr_reg: pins and registers user memory on
  * the socket's device and writes a struct afib_mr_desc to reg.desc_addr.
@@ -231,7 +232,8 @@ struct afib_mr_dereg {
  * Control message types at level SOL_AFIB.  sendmsg() takes one of the
  * operations below with a struct afib_rdma_op; recvmsg() gives
  * AFIB_CMSG_IMM (a __u32) with the empty message an RDMA write with
- * immediate produced, and recvmsg(MSG_ERRQUEUE) gives AFIB_CMSG_COMPLETION
+ * immediate produced (SDP: with 0 bytes, at its place in the stream),
+ * and recvmsg(MSG_ERRQUEUE) gives AFIB_CMSG_COMPLETION
  * (a struct sock_extended_err) per completion.
  */
 #define AFIB_CMSG_RDMA_WRITE		1
