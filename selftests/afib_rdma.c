@@ -14,6 +14,7 @@
 #include <linux/errqueue.h>
 
 #include "afib_lib.h"
+#include "afib_abi.h"
 
 #define PG	4096
 
@@ -990,8 +991,19 @@ TEST_F(rdma, bad_reg_args)
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(mr_reg(self->cfd, self->buf, 0, 0, &d), -1);
 	EXPECT_EQ(errno, EINVAL);
-	EXPECT_EQ(mr_reg(self->cfd, (void *)-4096L, 8192, 0, &d), -1);
+	/* A range that wraps, as 64-bit numbers (also from a 32-bit process). */
+	reg.addr = -4096ULL;
+	reg.length = 8192;
+	EXPECT_EQ(setsockopt(self->cfd, SOL_AFIB, AFIB_MR_REG, &reg,
+			     sizeof(reg)), -1);
 	EXPECT_EQ(errno, EINVAL);
+	/* Unmapped, and beyond a 32-bit process's address space. */
+	reg.addr = 1ULL << 40;
+	EXPECT_EQ(setsockopt(self->cfd, SOL_AFIB, AFIB_MR_REG, &reg,
+			     sizeof(reg)), -1);
+	EXPECT_EQ(errno, EFAULT);
+	reg.addr = (uintptr_t)self->buf;
+	reg.length = PG;
 	EXPECT_EQ(setsockopt(self->cfd, SOL_AFIB, AFIB_MR_REG, &reg,
 			     sizeof(reg) - 1), -1);
 	EXPECT_EQ(errno, EINVAL);
