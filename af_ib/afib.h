@@ -633,6 +633,9 @@ int afib_rdma_wc_errno(enum ib_wc_status status);
 int afib_rdma_parse(struct msghdr *msg, struct afib_rdma_req *req);
 int afib_rdma_access(u32 access);
 u64 afib_rdma_pages(u64 addr, u64 len);
+u64 afib_mr_blocks(u64 addr, u64 len, u64 pgsz);
+unsigned int afib_mr_pgsz(struct scatterlist *sgl, int nents, u64 va,
+			  u64 len, u64 pgsz_cap);
 int afib_rdma_setsockopt(struct afib_sock *as, int optname, sockptr_t optval,
 			 unsigned int optlen);
 int afib_rdma_cmsg(struct afib_sock *as, struct msghdr *msg, size_t len);

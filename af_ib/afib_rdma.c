@@ -309,6 +309,72 @@ u64 afib_rdma_pages(u64 addr, u64 len)
 }
 EXPORT_SYMBOL_GPL(afib_rdma_pages);
 
+/**
+ * afib_mr_blocks() - pages of one size a range spans.
+ * @addr: its start.
+ * @len: its length, not 0, @addr + @len not past the end of u64.
+ * @pgsz: the page size, a power of two.
+ *
+ * Return: the number of @pgsz-aligned pages of @pgsz bytes it touches.
+ */
+u64 afib_mr_blocks(u64 addr, u64 len, u64 pgsz)
+{
+	unsigned int shift = __ffs64(pgsz);
+
+	return ((addr + len - 1) >> shift) - (addr >> shift) + 1;
+}
+EXPORT_SYMBOL_GPL(afib_mr_blocks);
+
+/**
+ * afib_mr_pgsz() - the page size to register a mapped region with.
+ * @sgl: its DMA-mapped scatterlist, describing exactly [@va, @va + @len).
+ * @nents: mapped entries of @sgl.
+ * @va: the iova the region gets (the user's address of its first byte).
+ * @len: its length, not 0.
+ * @pgsz_cap: page sizes the device supports (page_size_cap).
+ *
+ * A page size fits when each page of the MR is one run of DMA addresses:
+ * iova and DMA address agree in the bits below it at the start of every
+ * entry, and every entry but the last ends on a page boundary.  Of those
+ * (PAGE_SIZE and above, at most 2 GiB for ib_map_mr_sg()) the one giving
+ * the fewest pages wins, the smallest of equals.  A size above PAGE_SIZE
+ * counts only while its pages cover at most AFIB_MR_MAX_LEN: drivers
+ * (rxe) may still keep a table entry per PAGE_SIZE of what they cover.
+ *
+ * Return: the page size, 0 if none fits.
+ */
+unsigned int afib_mr_pgsz(struct scatterlist *sgl, int nents, u64 va,
+			  u64 len, u64 pgsz_cap)
+{
+	u64 diff = 0, iova = va, n, best_n = U64_MAX;
+	unsigned int best = 0, bit;
+	struct scatterlist *sg;
+	unsigned long cap;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i) {
+		diff |= sg_dma_address(sg) ^ iova;
+		iova += sg_dma_len(sg);
+		if (i < nents - 1)
+			diff |= iova;
+	}
+	cap = pgsz_cap & GENMASK_ULL(31, PAGE_SHIFT);
+	/* The lowest bit that differs is the largest page size that fits. */
+	if (diff)
+		cap &= GENMASK_ULL(__ffs64(diff), 0);
+	for_each_set_bit(bit, &cap, 32) {
+		n = afib_mr_blocks(va, len, 1ULL << bit);
+		if (bit > PAGE_SHIFT && n > AFIB_MR_MAX_LEN >> bit)
+			break;
+		if (n < best_n) {
+			best_n = n;
+			best = 1U << bit;
+		}
+	}
+	return best;
+}
+EXPORT_SYMBOL_GPL(afib_mr_pgsz);
+
 /* Wake whoever sleeps on the socket: a completion came. */
 static void afib_rdma_wake(struct afib_sock *as)
 {
@@ -468,25 +534,25 @@ static int afib_mr_pin(struct afib_mr *mr, u64 addr, u64 len)
 }
 
 /*
- * Map @mr for the device and post its registration.  Caller holds
- * qp_lock; @mr joins mr_list, so afib_kill() releases it if the socket
- * dies.
+ * Map @mr for the device and post its registration, in pages as large as
+ * the mapping allows (see afib_mr_pgsz()).  Caller holds qp_lock; @mr
+ * joins mr_list, so afib_kill() releases it if the socket dies.
  */
 static int afib_mr_map(struct afib_sock *as, struct afib_mr *mr, u64 addr,
-		       int access)
+		       u64 len, int access)
 {
 	struct ib_reg_wr reg = {
 		.wr.opcode	= IB_WR_REG_MR,
 		.access		= access,
 	};
 	struct ib_device *ibdev;
+	unsigned int pgsz;
+	u64 npages;
 	int n, err;
 
 	if (!as->qp || READ_ONCE(as->dead))
 		return -ENOTCONN;
 	ibdev = as->dev->ibdev;
-	if (mr->npages > ibdev->attrs.max_fast_reg_page_list_len)
-		return -EMSGSIZE;
 	mutex_lock(&as->mr_lock);
 	list_add(&mr->node, &as->mr_list);
 	mutex_unlock(&as->mr_lock);
@@ -497,18 +563,29 @@ static int afib_mr_map(struct afib_sock *as, struct afib_mr *mr, u64 addr,
 		return -ENOMEM;
 	mr->mapped = true;
 	mr->sgt.nents = n;
-	mr->ibmr = ib_alloc_mr(as->pd, IB_MR_TYPE_MEM_REG, mr->npages);
+	pgsz = afib_mr_pgsz(mr->sgt.sgl, n, addr, len,
+			    ibdev->attrs.page_size_cap);
+	if (!pgsz)
+		return -EOPNOTSUPP;
+	npages = afib_mr_blocks(addr, len, pgsz);
+	if (npages > ibdev->attrs.max_fast_reg_page_list_len)
+		return -EMSGSIZE;
+	mr->ibmr = ib_alloc_mr(as->pd, IB_MR_TYPE_MEM_REG, npages);
 	if (IS_ERR(mr->ibmr)) {
 		err = PTR_ERR(mr->ibmr);
 		mr->ibmr = NULL;
 		return err;
 	}
-	if (ib_map_mr_sg(mr->ibmr, mr->sgt.sgl, n, NULL, PAGE_SIZE) != n)
-		return -EINVAL;
+	err = ib_map_mr_sg(mr->ibmr, mr->sgt.sgl, n, NULL, pgsz);
+	if (err < 0)
+		return err;
+	/* Fewer entries: the page list ran out, or our page size was off. */
+	if (err != n)
+		return -EMSGSIZE;
 	/*
 	 * The peer addresses the region by the user's address, not by our
-	 * DMA address (a kernel address on rxe).  The offset in the first
-	 * page is the same, and drivers translate relative to the iova.
+	 * DMA address (a kernel address on rxe).  Both agree below @pgsz,
+	 * and drivers translate relative to the iova.
 	 */
 	mr->ibmr->iova = addr;
 	ib_update_fast_reg_key(mr->ibmr, ++as->mr_key);
@@ -556,9 +633,11 @@ static int afib_mr_reg(struct afib_sock *as, sockptr_t optval,
 {
 	struct afib_mr_desc desc = {};
 	struct afib_mr_reg reg;
+	const struct ib_device_attr *attrs;
 	struct afib_mr *mr;
+	u64 pgsz = 0;
 	int access, err;
-	u32 max;
+	u32 max = 0;
 
 	if (optlen != sizeof(reg))
 		return -EINVAL;
@@ -581,13 +660,24 @@ static int afib_mr_reg(struct afib_sock *as, sockptr_t optval,
 	}
 	if (!current->mm)
 		return -EINVAL;
-	/* What the device can register at once, before pinning anything. */
+	/*
+	 * Before pinning anything: more pages than the device registers at
+	 * once even in its largest page size?  The page size that fits is
+	 * known once the pages are pinned and mapped (afib_mr_map()).
+	 */
 	mutex_lock(&as->qp_lock);
-	max = as->qp ? as->dev->ibdev->attrs.max_fast_reg_page_list_len : 0;
+	if (as->qp) {
+		attrs = &as->dev->ibdev->attrs;
+		max = attrs->max_fast_reg_page_list_len;
+		pgsz = attrs->page_size_cap & GENMASK_ULL(31, PAGE_SHIFT);
+	}
 	mutex_unlock(&as->qp_lock);
 	if (!max)
 		return -ENOTCONN;
-	if (afib_rdma_pages(reg.addr, reg.length) > max)
+	if (!pgsz)
+		return -EOPNOTSUPP;
+	pgsz = 1ULL << (fls64(pgsz) - 1);
+	if (afib_mr_blocks(reg.addr, reg.length, pgsz) > max)
 		return -EMSGSIZE;
 
 	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
@@ -607,7 +697,7 @@ static int afib_mr_reg(struct afib_sock *as, sockptr_t optval,
 	if (err)
 		goto put;
 	mutex_lock(&as->qp_lock);
-	err = afib_mr_map(as, mr, reg.addr, access);
+	err = afib_mr_map(as, mr, reg.addr, reg.length, access);
 	mutex_unlock(&as->qp_lock);
 	if (err)
 		goto put;

@@ -17,6 +17,7 @@
 #include <linux/errqueue.h>
 
 #include "sdp_lib.h"
+#include "afib_abi.h"
 
 #define PG	4096
 
@@ -901,9 +902,7 @@ TEST_F(rdma, bad_lengths)
 	EXPECT_EQ(errno, EMSGSIZE);
 	EXPECT_EQ(mr_reg(self->cfd, self->buf, AFIB_MR_MAX_LEN + 1, 0, &d), -1);
 	EXPECT_EQ(errno, EMSGSIZE);
-	/* More pages than the device registers at once (rxe: 512). */
-	EXPECT_EQ(mr_reg(self->cfd, self->buf, 64ULL << 20, 0, &d), -1);
-	EXPECT_EQ(errno, EMSGSIZE);
+	/* Too many pages for the device: see mr_small_pages_cap. */
 	munmap(dst, 32 * PG);
 }
 
@@ -1072,8 +1071,19 @@ TEST_F(rdma, bad_reg_args)
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(mr_reg(self->cfd, self->buf, 0, 0, &d), -1);
 	EXPECT_EQ(errno, EINVAL);
-	EXPECT_EQ(mr_reg(self->cfd, (void *)-4096L, 8192, 0, &d), -1);
+	/* A range that wraps, as 64-bit numbers (also from a 32-bit process). */
+	reg.addr = -4096ULL;
+	reg.length = 8192;
+	EXPECT_EQ(setsockopt(self->cfd, SOL_AFIB, AFIB_MR_REG, &reg,
+			     sizeof(reg)), -1);
 	EXPECT_EQ(errno, EINVAL);
+	/* Unmapped, and beyond a 32-bit process's address space. */
+	reg.addr = 1ULL << 40;
+	EXPECT_EQ(setsockopt(self->cfd, SOL_AFIB, AFIB_MR_REG, &reg,
+			     sizeof(reg)), -1);
+	EXPECT_EQ(errno, EFAULT);
+	reg.addr = (uintptr_t)self->buf;
+	reg.length = PG;
 	EXPECT_EQ(setsockopt(self->cfd, SOL_AFIB, AFIB_MR_REG, &reg,
 			     sizeof(reg) - 1), -1);
 	EXPECT_EQ(errno, EINVAL);
@@ -1122,6 +1132,234 @@ TEST_F(rdma, memlock_limit)
 	ASSERT_EQ(mr_dereg(self->cfd, d.handle), 0);
 	EXPECT_EQ(mr_reg(self->cfd, big, 12 * PG, 0, &d), 0);
 	munmap(big, 64 * PG);
+}
+
+/* --- large registrations ------------------------------------------------ */
+
+#define HPG		(2UL << 20)	/* x86-64 huge page */
+/* rxe's max_fast_reg_page_list_len: pages one registration may have. */
+#define RXE_FRPL	512
+
+/* A number from a line "@key <number>" of the file @path, or -1. */
+static long proc_num(const char *path, const char *key)
+{
+	size_t klen = strlen(key);
+	char line[256];
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen)) {
+			v = strtol(line + klen, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+/*
+ * @len bytes of 4 KiB pages that are not physically contiguous: no THP,
+ * and faulted in last page first, so the allocator's ascending pages come
+ * out in descending order.
+ */
+static uint8_t *small_pages(size_t len)
+{
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t i;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (madvise(p, len, MADV_NOHUGEPAGE)) {
+		munmap(p, len);
+		return NULL;
+	}
+	for (i = len / PG; i-- > 0;)
+		p[i * PG] = 1;
+	return p;
+}
+
+/*
+ * Register @srv at the server end and @cli at the client end, @len bytes
+ * each, and check data moved both ways by RDMA across their middle page
+ * boundary, between the two MRs and between an MR and the iovec.
+ */
+static void mr_big_rdma(struct __test_metadata *_metadata,
+			FIXTURE_DATA(rdma) *self, uint8_t *srv, uint8_t *cli,
+			size_t len)
+{
+	size_t n = len / 4, at = len / 2 - n / 2;
+	struct afib_mr_desc rd, ld;
+	struct afib_rdma_op op = {};
+	uint8_t tail[100];
+
+	ASSERT_EQ(mr_reg(self->sfd, srv, len, AFIB_ACCESS_ALL, &rd), 0)
+		TH_LOG("AFIB_MR_REG of %zu bytes: %s", len, strerror(errno));
+	EXPECT_EQ(rd.length, len);
+	EXPECT_EQ(rd.remote_addr, (uintptr_t)srv);
+	ASSERT_EQ(mr_reg(self->cfd, cli, len, AFIB_ACCESS_LOCAL_WRITE, &ld), 0)
+		TH_LOG("AFIB_MR_REG of %zu bytes: %s", len, strerror(errno));
+	op.rkey = rd.rkey;
+	op.local_handle = ld.handle;
+	op.length = n;
+
+	/* Client MR to server MR, at different offsets in their pages. */
+	memset(srv, 0, len);
+	afib_fill(cli, len, 21);
+	op.remote_addr = rd.remote_addr + at + 5;
+	op.local_offset = at + 3;
+	ASSERT_EQ(rdma_op(self->cfd, AFIB_CMSG_RDMA_WRITE, &op, NULL, 0, 0),
+		  (ssize_t)n);
+	EXPECT_EQ(memcmp(srv + at + 5, cli + at + 3, n), 0);
+	EXPECT_EQ(srv[at + 4], 0);
+	EXPECT_EQ(srv[at + 5 + n], 0);
+
+	/* Server MR into client MR by RDMA read. */
+	afib_fill(srv, len, 22);
+	memset(cli, 0, len);
+	op.remote_addr = rd.remote_addr + at - 9;
+	op.local_offset = at + 11;
+	ASSERT_EQ(rdma_op(self->cfd, AFIB_CMSG_RDMA_READ, &op, NULL, 0, 0),
+		  (ssize_t)n);
+	EXPECT_EQ(memcmp(cli + at + 11, srv + at - 9, n), 0);
+	EXPECT_EQ(cli[at + 10], 0);
+	EXPECT_EQ(cli[at + 11 + n], 0);
+
+	/* The iovec to the last bytes, and the first bytes back. */
+	afib_fill(tail, sizeof(tail), 23);
+	ASSERT_EQ(rdma_iov(self->cfd, AFIB_CMSG_RDMA_WRITE, &rd,
+			   len - sizeof(tail), tail, sizeof(tail), 0),
+		  sizeof(tail));
+	EXPECT_EQ(afib_check(srv + len - sizeof(tail), sizeof(tail), 23), -1);
+	ASSERT_EQ(rdma_iov(self->cfd, AFIB_CMSG_RDMA_READ, &rd, 0, tail,
+			   sizeof(tail), 0), sizeof(tail));
+	EXPECT_EQ(memcmp(tail, srv, sizeof(tail)), 0);
+
+	EXPECT_EQ(mr_dereg(self->cfd, ld.handle), 0);
+	EXPECT_EQ(mr_dereg(self->sfd, rd.handle), 0);
+}
+
+/*
+ * Scattered 4 KiB pages: as many as the device's page list takes (2 MiB
+ * on rxe) register and work, one more is EMSGSIZE, and a refused
+ * registration leaves nothing pinned.
+ */
+TEST_F_TIMEOUT(rdma, mr_small_pages_cap, 300)
+{
+	size_t len = RXE_FRPL * PG;
+	uint8_t *srv = small_pages(len + PG), *cli = small_pages(len);
+	struct afib_mr_desc d;
+	long pinned;
+
+	ASSERT_TRUE(srv && cli);
+	mr_big_rdma(_metadata, self, srv, cli, len);
+	/* Not page aligned, still 512 pages. */
+	ASSERT_EQ(mr_reg(self->sfd, srv + 1, len - 1, AFIB_ACCESS_ALL, &d), 0);
+	EXPECT_EQ(d.length, len - 1);
+	EXPECT_EQ(mr_dereg(self->sfd, d.handle), 0);
+
+	pinned = proc_num("/proc/self/status", "VmPin:");
+	ASSERT_GE(pinned, 0);
+	EXPECT_EQ(mr_reg(self->sfd, srv, len + PG, AFIB_ACCESS_ALL, &d), -1);
+	EXPECT_EQ(errno, EMSGSIZE);
+	EXPECT_EQ(mr_reg(self->sfd, srv + 1, len, 0, &d), -1);
+	EXPECT_EQ(errno, EMSGSIZE);
+	EXPECT_EQ(proc_num("/proc/self/status", "VmPin:"), pinned);
+	munmap(srv, len + PG);
+	munmap(cli, len);
+}
+
+/*
+ * hugetlbfs pages (MAP_HUGETLB): 4 MiB each side, 1024 pages of 4 KiB
+ * but two huge pages, so only a large page size registers it.
+ */
+TEST_F_TIMEOUT(rdma, mr_huge_pages, 300)
+{
+	const char *nr = "/proc/sys/vm/nr_hugepages";
+	size_t len = 2 * HPG;
+	uint8_t *srv, *cli;
+	long old = proc_num(nr, "");
+	char val[32];
+
+	ASSERT_GE(old, 0);
+	snprintf(val, sizeof(val), "%ld", old + 4);
+	ASSERT_EQ(write_file(nr, val), 0) TH_LOG("%s: %s", nr,
+						  strerror(errno));
+	srv = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	cli = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	ASSERT_NE(srv, MAP_FAILED) TH_LOG("MAP_HUGETLB: %s (free: %ld)",
+					  strerror(errno),
+					  proc_num("/proc/meminfo",
+						   "HugePages_Free:"));
+	ASSERT_NE(cli, MAP_FAILED) TH_LOG("MAP_HUGETLB: %s", strerror(errno));
+	mr_big_rdma(_metadata, self, srv, cli, len);
+	/* Unaligned inside them: still two pages. */
+	mr_big_rdma(_metadata, self, srv + 100, cli + 3 * PG, len - 3 * PG);
+	munmap(srv, len);
+	munmap(cli, len);
+	snprintf(val, sizeof(val), "%ld", old);
+	EXPECT_EQ(write_file(nr, val), 0);
+}
+
+/* 2 MiB-aligned anonymous memory that madvise(MADV_HUGEPAGE) makes THP. */
+static uint8_t *thp_alloc(size_t len, void **base)
+{
+	uint8_t *p;
+
+	*base = mmap(NULL, len + HPG, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*base == MAP_FAILED)
+		return NULL;
+	p = (uint8_t *)(((uintptr_t)*base + HPG - 1) & ~(HPG - 1));
+	if (madvise(p, len, MADV_HUGEPAGE))
+		return NULL;
+	memset(p, 1, len);
+	return p;
+}
+
+/* Transparent huge pages: as mr_huge_pages. */
+TEST_F_TIMEOUT(rdma, mr_thp, 300)
+{
+	const char *en = "/sys/kernel/mm/transparent_hugepage/enabled";
+	size_t len = 2 * HPG;
+	void *sbase, *cbase;
+	uint8_t *srv, *cli;
+	char mode[128] = "";
+	long thp;
+	FILE *f;
+
+	f = fopen(en, "r");
+	ASSERT_NE(f, NULL) TH_LOG("%s: %s", en, strerror(errno));
+	ASSERT_NE(fgets(mode, sizeof(mode), f), NULL);
+	fclose(f);
+	if (strstr(mode, "[never]"))
+		ASSERT_EQ(write_file(en, "madvise"), 0);
+	srv = thp_alloc(len, &sbase);
+	cli = thp_alloc(len, &cbase);
+	ASSERT_TRUE(srv && cli);
+	thp = proc_num("/proc/self/smaps_rollup", "AnonHugePages:");
+	ASSERT_GE(thp, 2 * len >> 10) TH_LOG("THP: %ld kB (%s)", thp, mode);
+	mr_big_rdma(_metadata, self, srv, cli, len);
+	mr_big_rdma(_metadata, self, srv + 4 * PG + 1, cli + 7,
+		    len - 8 * PG);
+	munmap(sbase, len + HPG);
+	munmap(cbase, len + HPG);
 }
 
 static int tp_socket(const struct rdma_tp *tp)

@@ -19,7 +19,8 @@ cd "$(dirname "$0")" || exit 1
 
 # Order matters: afib_devremove and sdp_devremove remove rxe0 (and re-add
 # it) and afib_lifecycle.sh the module, so they run last.
-ALL=(afib_basic afib_nonblock afib_poll afib_flow afib_badinput afib_rdma sdp_tcp
+ALL=(afib_basic afib_nonblock afib_poll afib_flow afib_badinput afib_rdma
+     afib_rdma_32 sdp_tcp
      sdp_scale sdp_wire sdp_fallback libsdp_preload libsdp_apps.sh afib_dgram
      afib_devremove sdp_devremove
      afib_lifecycle.sh)

@@ -16,6 +16,8 @@ PKGS=(
 	qemu-system-x86 busybox-static
 	# RDMA userspace and network tools used in the guest
 	rdma-core ibverbs-utils rdmacm-utils perftest qperf iperf3 iproute2
+	# selftests/afib_rdma_32: the RDMA tests as a 32-bit (compat) process
+	gcc-multilib libc6-dev-i386
 	# selftests/sdp_wire: a raw SDP peer on libibverbs and librdmacm
 	libibverbs-dev librdmacm-dev
 	# selftests/libsdp_apps.sh: unmodified programs run through sdp_run

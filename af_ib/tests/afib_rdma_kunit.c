@@ -5,6 +5,8 @@
  * count of a user range and the errno of each completion status.
  */
 #include <kunit/test.h>
+#include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/socket.h>
 #include "afib.h"
 
@@ -215,6 +217,146 @@ static void afib_rdma_pages_test(struct kunit *test)
 			AFIB_MR_MAX_LEN / PAGE_SIZE);
 }
 
+static void afib_mr_blocks_test(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, afib_mr_blocks(0, 1, SZ_4K), 1ULL);
+	KUNIT_EXPECT_EQ(test, afib_mr_blocks(SZ_4K - 1, 2, SZ_4K), 2ULL);
+	KUNIT_EXPECT_EQ(test, afib_mr_blocks(SZ_2M, SZ_2M, SZ_2M), 1ULL);
+	KUNIT_EXPECT_EQ(test, afib_mr_blocks(SZ_2M - 1, 2, SZ_2M), 2ULL);
+	KUNIT_EXPECT_EQ(test, afib_mr_blocks(0x7f0000001000ULL,
+					     AFIB_MR_MAX_LEN, SZ_2M), 513ULL);
+	KUNIT_EXPECT_EQ(test, afib_mr_blocks(0x7f0000001000ULL,
+					     AFIB_MR_MAX_LEN, SZ_4K),
+			AFIB_MR_MAX_LEN / SZ_4K);
+	KUNIT_EXPECT_EQ(test, afib_mr_blocks(0, AFIB_MR_MAX_LEN, SZ_1G), 1ULL);
+}
+
+/* rxe's page_size_cap: every power of two from 4 KiB to 2 GiB. */
+#define RXE_CAP		0xfffff000ULL
+#define VA		0x7f0000000000ULL
+
+/* A mapped scatterlist: @n entries of DMA address and length. */
+struct afib_sgl {
+	struct scatterlist sg[4];
+	int n;
+};
+
+static struct scatterlist *afib_sgl(struct afib_sgl *l, int n,
+				    const u64 *dma, const u32 *len)
+{
+	int i;
+
+	sg_init_table(l->sg, n);
+	for (i = 0; i < n; i++) {
+		sg_dma_address(&l->sg[i]) = dma[i];
+		sg_dma_len(&l->sg[i]) = len[i];
+	}
+	l->n = n;
+	return l->sg;
+}
+
+static unsigned int afib_pgsz(int n, const u64 *dma, const u32 *len,
+			      u64 va, u64 cap)
+{
+	struct afib_sgl l;
+	u64 total = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		total += len[i];
+	return afib_mr_pgsz(afib_sgl(&l, n, dma, len), n, va, total, cap);
+}
+
+static void afib_mr_pgsz_small(struct kunit *test)
+{
+	/* Scattered 4 KiB pages, the first one entered 0x100 in. */
+	static const u64 dma[] = { 0x10000100, 0x10003000, 0x10001000 };
+	static const u32 len[] = { SZ_4K - 0x100, SZ_4K, SZ_4K };
+	/* Adjacent pages, but not in the iova's order. */
+	static const u64 dma2[] = { 0x10001000, 0x10000000 };
+	static const u32 len2[] = { SZ_4K, SZ_4K };
+
+	KUNIT_EXPECT_EQ(test, afib_pgsz(3, dma, len, VA + 0x100, RXE_CAP),
+			SZ_4K);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(2, dma2, len2, VA, RXE_CAP), SZ_4K);
+	/* A device without PAGE_SIZE pages cannot take them. */
+	KUNIT_EXPECT_EQ(test, afib_pgsz(2, dma2, len2, VA, SZ_2M), 0U);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(2, dma2, len2, VA, SZ_2K), 0U);
+}
+
+static void afib_mr_pgsz_huge(struct kunit *test)
+{
+	/* Two 2 MiB pages far apart, from iova and DMA address aligned. */
+	static const u64 dma[] = { 0x40000000, 0x80200000 };
+	static const u32 len[] = { SZ_2M, SZ_2M };
+	/* One 2 MiB page, entered 0x100 in, ending 0x100 early. */
+	static const u64 dma1[] = { 0x40000100 };
+	static const u32 len1[] = { SZ_2M - 0x200 };
+	/* Contiguous 4 MiB. */
+	static const u64 dma4[] = { 0x40000000 };
+	static const u32 len4[] = { SZ_4M };
+
+	KUNIT_EXPECT_EQ(test, afib_pgsz(2, dma, len, VA, RXE_CAP), SZ_2M);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma1, len1, VA + 0x100, RXE_CAP),
+			SZ_2M);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma4, len4, VA, RXE_CAP), SZ_4M);
+	/* Only the sizes the device has. */
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma4, len4, VA, SZ_4K | SZ_2M),
+			SZ_2M);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma4, len4, VA, SZ_4K | SZ_1M),
+			SZ_1M);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(2, dma, len, VA, SZ_4K), SZ_4K);
+	/* A 2 GiB page is too large for ib_map_mr_sg()'s unsigned int. */
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma4, len4, VA, 1ULL << 32), 0U);
+}
+
+static void afib_mr_pgsz_mismatch(struct kunit *test)
+{
+	/* The iova 4 KiB off the DMA address's 2 MiB alignment. */
+	static const u64 dma[] = { 0x40000000, 0x80200000 };
+	static const u32 len[] = { SZ_2M, SZ_2M };
+	/* Contiguous, but the first entry ends off a 2 MiB boundary. */
+	static const u64 dma2[] = { 0x40000000, 0x40100000 };
+	static const u32 len2[] = { SZ_1M, SZ_1M };
+	/* ... or the next one starts off it. */
+	static const u64 dma3[] = { 0x40000000, 0x80100000 };
+	static const u32 len3[] = { SZ_2M, SZ_1M };
+
+	KUNIT_EXPECT_EQ(test, afib_pgsz(2, dma, len, VA + SZ_4K, RXE_CAP),
+			SZ_4K);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(2, dma2, len2, VA, RXE_CAP), SZ_1M);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(2, dma3, len3, VA, RXE_CAP), SZ_1M);
+}
+
+static void afib_mr_pgsz_fewest(struct kunit *test)
+{
+	/* 64 KiB inside contiguous memory: one page, the smallest that fits. */
+	static const u64 dma[] = { 0x40010000 };
+	static const u32 len[] = { SZ_64K };
+	/* 12 KiB from 0x1000: 8 KiB pages take 2, one 16 KiB page does. */
+	static const u64 dma2[] = { 0x40001000 };
+	static const u32 len2[] = { 3 * SZ_4K };
+
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma, len, VA + 0x10000, RXE_CAP),
+			SZ_64K);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma2, len2, VA + SZ_4K, RXE_CAP),
+			SZ_16K);
+}
+
+static void afib_mr_pgsz_max_len(struct kunit *test)
+{
+	/* 1 GiB from 2 MiB-aligned memory: one 1 GiB page. */
+	static const u64 dma[] = { 0x40000000 };
+	static const u32 len[] = { AFIB_MR_MAX_LEN };
+	/* 4 KiB in: 2 MiB pages would cover 1 GiB + 2 MiB. */
+	static const u64 dma2[] = { 0x40001000 };
+
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma, len, VA, RXE_CAP),
+			(unsigned int)SZ_1G);
+	KUNIT_EXPECT_EQ(test, afib_pgsz(1, dma2, len, VA + SZ_4K, RXE_CAP),
+			SZ_4K);
+}
+
 static void afib_rdma_errno_test(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, afib_rdma_wc_errno(IB_WC_SUCCESS), 0);
@@ -240,6 +382,12 @@ static struct kunit_case afib_rdma_cases[] = {
 	KUNIT_CASE(afib_rdma_access_test),
 	KUNIT_CASE(afib_rdma_pages_test),
 	KUNIT_CASE(afib_rdma_errno_test),
+	KUNIT_CASE(afib_mr_blocks_test),
+	KUNIT_CASE(afib_mr_pgsz_small),
+	KUNIT_CASE(afib_mr_pgsz_huge),
+	KUNIT_CASE(afib_mr_pgsz_mismatch),
+	KUNIT_CASE(afib_mr_pgsz_fewest),
+	KUNIT_CASE(afib_mr_pgsz_max_len),
 	{}
 };
 

@@ -171,7 +171,9 @@ struct sockaddr_ib {
 /**
  * struct afib_mr_reg - register memory (AFIB_MR_REG).
  * @addr: start of the memory, any alignment.
- * @length: bytes, 1 to AFIB_MR_MAX_LEN.
+ * @length: bytes, 1 to AFIB_MR_MAX_LEN, in at most as many pages as the
+ *	device's fast-registration page list holds (512 on rxe; in 2 MiB
+ *	pages for huge pages, else 4 KiB), else EMSGSIZE.
  * @access: AFIB_ACCESS_* bits; remote write or atomic access needs local
  *	write as well, as in verbs.
  * @flags: must be 0.
