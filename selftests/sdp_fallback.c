@@ -449,7 +449,9 @@ static void on_sigio(int sig __attribute__((unused)))
 TEST_F_TIMEOUT(fb, connect_o_async, afib_tmo(60))
 {
 	const struct sdp_tp *tp = &variant->tp;
-	struct sigaction sa = { .sa_handler = on_sigio }, old;
+	/* SIGIO for the connect may come while accept() blocks: restart it. */
+	struct sigaction sa = { .sa_handler = on_sigio,
+				.sa_flags = SA_RESTART }, old;
 	struct sockaddr_storage ss;
 	int64_t end;
 	uint16_t port;
