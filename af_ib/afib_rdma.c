@@ -928,12 +928,14 @@ static void afib_rop_free(struct afib_rop *rop)
 	kfree(rop);
 }
 
-/* Queue the completion of @rop on the error queue; frees nothing. */
-static void afib_rop_report(struct afib_sock *as, struct afib_rop *rop)
+/*
+ * Queue the completion of @rop on the error queue; frees nothing and
+ * wakes nobody (sk_error_report() does).  Caller holds as->lock.
+ */
+static void __afib_rop_queue(struct afib_sock *as, struct afib_rop *rop)
 {
 	struct sk_buff *skb = rop->skb;
 	struct sock_exterr_skb *serr;
-	struct sock *sk = &as->sk;
 
 	rop->skb = NULL;
 	serr = SKB_EXT_ERR(skb);
@@ -944,29 +946,41 @@ static void afib_rop_report(struct afib_sock *as, struct afib_rop *rop)
 	serr->ee.ee_info = lower_32_bits(rop->req.op.token);
 	serr->ee.ee_data = upper_32_bits(rop->req.op.token);
 	/* Bounded by AFIB_RDMA_MAX_OPS, so not by sk_rcvbuf. */
-	skb_set_owner_r(skb, sk);
-	skb_queue_tail(&sk->sk_error_queue, skb);
-	sk_error_report(sk);
+	skb_set_owner_r(skb, &as->sk);
+	skb_queue_tail(&as->sk.sk_error_queue, skb);
 }
 
 static void afib_rop_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct afib_rop *rop = container_of(wc->wr_cqe, struct afib_rop, cqe);
 	struct afib_sock *as = cq->cq_context;
-	int status = afib_rdma_wc_errno(wc->status);
 	bool async, wake;
 
+	afib_rop_unmap(rop);
+	/*
+	 * An asynchronous completion goes on the error queue before a
+	 * fatal status raises POLLERR and before the operation stops
+	 * counting against AFIB_RDMA_MAX_OPS (__afib_rop_room() adds the
+	 * two): whoever either wakes finds it there.
+	 */
+	spin_lock_bh(&as->lock);
+	rop->status = afib_rdma_wc_errno(wc->status);
+	if (rop->async)
+		__afib_rop_queue(as, rop);
+	spin_unlock_bh(&as->lock);
 	if (afib_wc_fatal(as, wc))
 		as->xp->rdma_fail(as, ECONNRESET);
-	afib_rop_unmap(rop);
+
 	spin_lock_bh(&as->lock);
 	__afib_tx_complete(as, rop->seq, rop->bytes);
 	/* SDP: data held for this completion (Nagle) goes now. */
 	if (as->xp->type == SOCK_STREAM && !as->dead && as->qp)
 		as->xp->ctrl_flush(as);
 	as->rdma_inflight--;
-	rop->status = status;
+	/* A waiter killed in between handed @rop over: report it now. */
 	async = rop->async;
+	if (async && rop->skb)
+		__afib_rop_queue(as, rop);
 	/* The waiter owns @rop from here on. */
 	if (!async) {
 		/* Paired with the smp_load_acquire() in afib_rdma_cmsg(). */
@@ -976,7 +990,7 @@ static void afib_rop_done(struct ib_cq *cq, struct ib_wc *wc)
 	spin_unlock_bh(&as->lock);
 
 	if (async) {
-		afib_rop_report(as, rop);
+		sk_error_report(&as->sk);
 		afib_rop_free(rop);
 	} else {
 		afib_rdma_wake(as);
@@ -1236,6 +1250,12 @@ int afib_rdma_cmsg(struct afib_sock *as, struct msghdr *msg, size_t len)
 		goto free;
 	len = rop->mr ? rop->req.op.length : len;
 
+	/*
+	 * Decided before posting: the completion handler owns an
+	 * asynchronous @rop as soon as it is posted.
+	 */
+	async = nonblock || READ_ONCE(as->rdma_async);
+	rop->async = async;
 	timeo = sock_sndtimeo(sk, nonblock);
 	while ((err = afib_rop_post(as, rop)) == -EAGAIN && timeo) {
 		err = afib_wait_cq(as, &timeo, afib_rop_ready(as, rop));
@@ -1245,19 +1265,19 @@ int afib_rdma_cmsg(struct afib_sock *as, struct msghdr *msg, size_t len)
 	if (err)
 		goto free;
 
+	if (async)
+		return len;
+
 	/*
 	 * Posted: from here on the completion handler may run.  A blocking
 	 * call returns the operation's status, so only a fatal signal ends
 	 * its wait (a restarted call would post it again); it completes
 	 * soon, or is flushed when the connection ends.
 	 */
-	async = nonblock || READ_ONCE(as->rdma_async);
-	if (!async) {
-		timeo = MAX_SCHEDULE_TIMEOUT;
-		cut = afib_wait_cq_killable(as, &timeo,
-					    /* Paired with afib_rop_done()'s. */
-					    smp_load_acquire(&rop->done));
-	}
+	timeo = MAX_SCHEDULE_TIMEOUT;
+	cut = afib_wait_cq_killable(as, &timeo,
+				    /* Paired with afib_rop_done()'s. */
+				    smp_load_acquire(&rop->done));
 	/* Still in flight: the handler reports it on the error queue. */
 	spin_lock_bh(&as->lock);
 	if (!rop->done)
@@ -1267,11 +1287,6 @@ int afib_rdma_cmsg(struct afib_sock *as, struct msghdr *msg, size_t len)
 	if (handed)
 		return cut ?: len;
 	err = rop->status;
-	if (async) {
-		/* Done before we could let go: report it here. */
-		afib_rop_report(as, rop);
-		err = 0;
-	}
 free:
 	afib_rop_free(rop);
 	return err ?: len;
