@@ -14,6 +14,9 @@
  * own as udaddy does (address, route, then rdma_connect() for SIDR), or,
  * for a multicast address, by a send-only join; the address handle, QPN
  * and Q_Key are cached for AFIB_UD_DEST_TTL and dropped with the device.
+ * An entry is also stale once the routes or addresses of its family have
+ * changed (the route generation, as a dst_entry's check) or rdma_cm has
+ * reported RDMA_CM_EVENT_ADDR_CHANGE on the socket's id.
  * Every datagram carries a 4-byte header with the sender's port; the
  * receive completion handler copies each datagram into an skb on
  * sk_receive_queue with sock_queue_rcv_skb(), which charges it to
@@ -40,6 +43,7 @@
 #include <linux/igmp.h>
 #include <net/sock.h>
 #include <net/ipv6.h>
+#include <net/net_namespace.h>
 #include <rdma/ib_cache.h>
 #include <rdma/ib_sa.h>
 #include "afib.h"
@@ -699,6 +703,38 @@ static void afib_ud_retire(struct afib_ud_sock *us, struct afib_ud_dest *d)
 	us->ndests--;
 }
 
+/*
+ * The route generation of @ss's family: it changes with every route or
+ * address added or removed in the socket's namespace.  @ss is AF_INET or
+ * AF_INET6 (afib_ud_addr() turns a sockaddr_ib into the IP address its
+ * GID encodes); anything else has none and lives for its TTL.
+ */
+static int afib_ud_rt_genid(struct afib_ud_sock *us,
+			    const struct sockaddr_storage *ss)
+{
+	struct net *net = sock_net(&us->as.sk);
+
+	switch (ss->ss_family) {
+	case AF_INET:
+		return rt_genid_ipv4(net);
+#if IS_ENABLED(CONFIG_IPV6)
+	case AF_INET6:
+		return rt_genid_ipv6(net);
+#endif
+	default:
+		return 0;
+	}
+}
+
+/* @d may still be used: not expired, and its path has not changed. */
+static bool afib_ud_dest_fresh(struct afib_ud_sock *us,
+			       const struct afib_ud_dest *d)
+{
+	return time_before(jiffies, d->expires) &&
+	       d->addr_gen == atomic_read(&us->addr_gen) &&
+	       d->rt_genid == afib_ud_rt_genid(us, &d->addr);
+}
+
 /* The cached destination @dst, resolved if need be; ud lock held. */
 static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
 					     const struct sockaddr_storage *dst)
@@ -712,7 +748,7 @@ static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
 	list_for_each_entry(d, &us->dests, node) {
 		if (!afib_ud_addr_eq(&d->addr, dst))
 			continue;
-		if (time_before(jiffies, d->expires)) {
+		if (afib_ud_dest_fresh(us, d)) {
 			list_move(&d->node, &us->dests);
 			return d;
 		}
@@ -724,6 +760,10 @@ static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
 	if (!d)
 		return ERR_PTR(-ENOMEM);
 	mcast = afib_ud_is_mcast(dst);
+	/* Sampled first: a change while we resolve makes the entry stale. */
+	d->rt_genid = afib_ud_rt_genid(us, dst);
+	d->addr_gen = atomic_read(&us->addr_gen);
+	WRITE_ONCE(us->resolves, us->resolves + 1);
 	id = afib_ud_resolve(us, dst, afib_ud_src(us, &srcbuf), mcast,
 			     BIT(SENDONLY_FULLMEMBER_JOIN), &d->w);
 	if (IS_ERR(id)) {
@@ -755,7 +795,10 @@ static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
 	return d;
 }
 
-/* Handler of the socket's own id: SIDR requests and device removal. */
+/*
+ * Handler of the socket's own id: SIDR requests, address changes and
+ * device removal.
+ */
 static int afib_ud_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 {
 	struct afib_ud_sock *us = id->context;
@@ -776,6 +819,14 @@ static int afib_ud_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 		if (param.qp_num)
 			rdma_accept(id, &param);
 		return 1;
+	case RDMA_CM_EVENT_ADDR_CHANGE:
+		/*
+		 * The netdev under our address changed (bonding failover):
+		 * retire every cached path.  Not under afib_ud_sock.lock: a
+		 * sender may hold it while it waits for rdma_cm.
+		 */
+		atomic_inc(&us->addr_gen);
+		return 0;
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
 		/*
 		 * afib_ib_remove() killed the socket before rdma_cm's own
@@ -1397,6 +1448,7 @@ static int afib_ud_setsockopt(struct socket *sock, int level, int optname,
 		case AFIB_DEVICE:
 		case AFIB_UD_DROPS:
 		case AFIB_UD_BAD:
+		case AFIB_UD_RESOLVES:
 			return -EPERM;	/* read only */
 		}
 		return -ENOPROTOOPT;
@@ -1458,6 +1510,8 @@ static int afib_ud_getsockopt(struct socket *sock, int level, int optname,
 				       optlen);
 	case AFIB_UD_BAD:
 		return afib_ud_put_int(atomic_read(&us->bad), optval, optlen);
+	case AFIB_UD_RESOLVES:
+		return afib_ud_put_int(READ_ONCE(us->resolves), optval, optlen);
 	case AFIB_INFO:
 		if (get_user(len, optlen))
 			return -EFAULT;

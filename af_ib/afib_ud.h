@@ -63,6 +63,10 @@ struct afib_ud_wait {
  * @qpn: remote QP number.
  * @qkey: remote Q_Key.
  * @expires: jiffies after which it is resolved again.
+ * @rt_genid: the route generation of @addr's family when it was resolved
+ *	(rt_genid_ipv4() or rt_genid_ipv6()): any route or address change
+ *	since makes it stale.
+ * @addr_gen: afib_ud_sock.addr_gen when it was resolved.
  * @w: the resolution.
  */
 struct afib_ud_dest {
@@ -73,6 +77,8 @@ struct afib_ud_dest {
 	u32			qpn;
 	u32			qkey;
 	unsigned long		expires;
+	int			rt_genid;
+	int			addr_gen;
 	struct afib_ud_wait	w;
 };
 
@@ -136,6 +142,10 @@ struct afib_ud_buf {
  * @dests: cached destinations, most recent first.
  * @stale: destinations retired while sends may still use their AH.
  * @ndests: entries on @dests.
+ * @addr_gen: bumped by RDMA_CM_EVENT_ADDR_CHANGE on @id: the cached
+ *	destinations resolved before are stale.  Atomic: the handler cannot
+ *	take @lock, which a sender holds while it waits for rdma_cm.
+ * @resolves: destination resolutions started (AFIB_UD_RESOLVES).
  * @groups: memberships.
  * @ngroups: entries on @groups.
  * @src: the address bound, for rdma_cm.
@@ -166,6 +176,8 @@ struct afib_ud_sock {
 	struct list_head	dests;
 	struct list_head	stale;
 	u32			ndests;
+	atomic_t		addr_gen;
+	u32			resolves;
 	struct list_head	groups;
 	u32			ngroups;
 	struct sockaddr_storage	src;

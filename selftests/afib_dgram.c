@@ -338,6 +338,101 @@ TEST_F(uni, overflow)
 	}
 }
 
+/* AFIB_UD_RESOLVES of @fd, ~0U on error. */
+static unsigned int ud_resolves(int fd)
+{
+	unsigned int v = 0;
+	socklen_t ol = sizeof(v);
+
+	if (getsockopt(fd, SOL_AFIB, AFIB_UD_RESOLVES, &v, &ol))
+		return ~0U;
+	return v;
+}
+
+/* Send @msg from @a to @bn and check that @b receives it. */
+static int ud_roundtrip(int a, int b, const struct sockaddr_storage *bn,
+			socklen_t blen, const char *msg)
+{
+	char buf[64];
+	ssize_t n;
+
+	if (sendto(a, msg, strlen(msg), 0, (const struct sockaddr *)bn,
+		   blen) != (ssize_t)strlen(msg))
+		return -1;
+	n = ud_recv(b, buf, sizeof(buf), AFIB_WAIT_MS, NULL, NULL);
+	if (n != (ssize_t)strlen(msg) || memcmp(buf, msg, n))
+		return -1;
+	return 0;
+}
+
+/*
+ * The destination cache: a second send uses the cached path; a route or
+ * an address added or removed (any, in either family) makes it stale, so
+ * the next send resolves again and still arrives.
+ */
+TEST_F(uni, dest_route_change)
+{
+	/* Routes to a prefix nobody uses, then an address in it. */
+	static const char * const changes[] = {
+		"ip route add 198.51.100.0/24 dev %1$s && "
+		"ip route del 198.51.100.0/24 dev %1$s && "
+		"ip -6 route add 2001:db8:f00::/64 dev %1$s && "
+		"ip -6 route del 2001:db8:f00::/64 dev %1$s",
+		"ip addr add 198.51.100.1/24 dev %1$s && "
+		"ip addr del 198.51.100.1/24 dev %1$s && "
+		"ip -6 addr add 2001:db8:f00::1/64 dev %1$s nodad && "
+		"ip -6 addr del 2001:db8:f00::1/64 dev %1$s",
+	};
+	struct sockaddr_storage bn;
+	socklen_t blen = ud_name(self->b, &bn);
+	char cmd[512];
+	unsigned int i;
+
+	EXPECT_EQ(0, ud_resolves(self->a));
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "first"));
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "cached"));
+	EXPECT_EQ(1, ud_resolves(self->a));
+
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		snprintf(cmd, sizeof(cmd), changes[i], afib_netdev());
+		ASSERT_EQ(0, afib_run_cmd(cmd, afib_tmo(10) * 1000))
+			TH_LOG("%s", cmd);
+		/* The generation moved: resolved again, still delivered. */
+		ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen,
+					  "changed")) TH_LOG("after %s", cmd);
+		EXPECT_EQ(2 + i, ud_resolves(self->a));
+		ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen,
+					  "cached"));
+		EXPECT_EQ(2 + i, ud_resolves(self->a));
+	}
+	/* The receiver never sent: it resolved nothing. */
+	EXPECT_EQ(0, ud_resolves(self->b));
+}
+
+/* Without a change, an entry lives 10 s (the same in every family). */
+TEST(dest_ttl)
+{
+	struct sockaddr_storage bn;
+	socklen_t blen;
+	int a, b;
+
+	a = ud_bound(AF_INET, NULL);
+	b = ud_bound(AF_INET, NULL);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	blen = ud_name(b, &bn);
+	ASSERT_EQ(0, ud_roundtrip(a, b, &bn, blen, "one"));
+	EXPECT_EQ(1, ud_resolves(a));
+	afib_msleep(5000);
+	ASSERT_EQ(0, ud_roundtrip(a, b, &bn, blen, "two"));
+	EXPECT_EQ(1, ud_resolves(a));
+	afib_msleep(5500);
+	ASSERT_EQ(0, ud_roundtrip(a, b, &bn, blen, "three"));
+	EXPECT_EQ(2, ud_resolves(a));
+	close(a);
+	close(b);
+}
+
 /* poll, epoll-free non-blocking receive, SOCK_NONBLOCK. */
 TEST_F(uni, poll_nonblock)
 {
@@ -647,6 +742,15 @@ TEST(bad_input)
 	ol = 2;
 	EXPECT_EQ(-1, getsockopt(fd, SOL_AFIB, AFIB_UD_DROPS, &v, &ol));
 	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(fd, SOL_AFIB, AFIB_UD_RESOLVES, &v,
+				 sizeof(v)));
+	EXPECT_EQ(EPERM, errno);
+	ol = 2;
+	EXPECT_EQ(-1, getsockopt(fd, SOL_AFIB, AFIB_UD_RESOLVES, &v, &ol));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, getsockopt(fd, SOL_AFIB, AFIB_UD_RESOLVES, &v,
+				 (socklen_t *)afib_bad_ptr()));
+	EXPECT_EQ(EFAULT, errno);
 
 	/* Flags a datagram socket does not have; nobody at the port. */
 	b = ud_bound(AF_INET, NULL);
