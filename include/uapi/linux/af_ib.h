@@ -308,7 +308,9 @@ static inline __u64 afib_ee_token(const struct sock_extended_err *ee)
  *			join first).
  * AFIB_UD_DROPS	__u32, read only: datagrams dropped because the
  *			receive queue (SO_RCVBUF) was full, as SO_RXQ_OVFL
- *			counts them.
+ *			counts them, and datagrams that non-blocking sends
+ *			held for a destination being resolved and lost (more
+ *			than 16 held, the resolution failed).
  * AFIB_UD_BAD		__u32, read only: datagrams dropped because they
  *			were malformed (shorter than the header, unknown
  *			version).
