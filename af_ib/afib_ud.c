@@ -14,6 +14,13 @@
  * own as udaddy does (address, route, then rdma_connect() for SIDR), or,
  * for a multicast address, by a send-only join; the address handle, QPN
  * and Q_Key are cached for AFIB_UD_DEST_TTL and dropped with the device.
+ * An entry is also stale once the routes or addresses of its family have
+ * changed (the route generation, as a dst_entry's check) or rdma_cm has
+ * reported RDMA_CM_EVENT_ADDR_CHANGE on the socket's id.  A non-blocking
+ * send does not wait: it starts the resolution (the entry is pending),
+ * holds up to AFIB_UD_HELD datagrams for it and returns; resolve_work
+ * sends them once the result is in, or drops and counts them (and
+ * reports the error on a connected socket, as UDP an ICMP error).
  * Every datagram carries a 4-byte header with the sender's port; the
  * receive completion handler copies each datagram into an skb on
  * sk_receive_queue with sock_queue_rcv_skb(), which charges it to
@@ -40,6 +47,7 @@
 #include <linux/igmp.h>
 #include <net/sock.h>
 #include <net/ipv6.h>
+#include <net/net_namespace.h>
 #include <rdma/ib_cache.h>
 #include <rdma/ib_sa.h>
 #include "afib.h"
@@ -54,6 +62,8 @@
 #define AFIB_UD_WAIT		(8 * HZ)
 #define AFIB_UD_DEST_TTL	(10 * HZ)
 #define AFIB_UD_DESTS		64U
+/* Datagrams held per destination being resolved, as the ARP queue. */
+#define AFIB_UD_HELD		16U
 #define AFIB_UD_GROUPS		20U	/* IP_MAX_MEMBERSHIPS */
 #define AFIB_UD_MCAST_QPN	0xFFFFFF
 
@@ -557,6 +567,9 @@ static void afib_ud_finish(struct afib_ud_wait *w, int err)
 	w->finished = true;
 	w->err = err == -ENOTSUPP ? -EOPNOTSUPP : err;
 	complete(&w->done);
+	/* rdma_destroy_id() waits for us: @w and its socket are alive. */
+	if (w->notify)
+		mod_delayed_work(system_wq, &w->notify->resolve_work, 0);
 }
 
 /* Handler of the ids that resolve destinations and hold memberships. */
@@ -620,7 +633,67 @@ static int afib_ud_wait_handler(struct rdma_cm_id *id,
 
 /*
  * Start resolving @dst (unicast: address, route, SIDR) or joining the
- * group @dst with @join_state on a new id whose context is @w, and wait.
+ * group @dst with @join_state on a new id whose context is @w.  Return:
+ * the id, or an ERR_PTR.
+ */
+static struct rdma_cm_id *afib_ud_resolve_start(struct afib_ud_sock *us,
+						const struct sockaddr_storage *dst,
+						const struct sockaddr *src,
+						bool mcast, u8 join_state,
+						struct afib_ud_wait *w)
+{
+	struct rdma_cm_id *id;
+	int err;
+
+	init_completion(&w->done);
+	w->mcast = mcast;
+	w->join_state = join_state;
+	w->group = *dst;
+	id = rdma_create_id(sock_net(&us->as.sk), afib_ud_wait_handler, w,
+			    RDMA_PS_UDP, IB_QPT_UD);
+	if (IS_ERR(id))
+		return id;
+	err = rdma_resolve_addr(id, (struct sockaddr *)src,
+				(struct sockaddr *)dst, AFIB_UD_RESOLVE_MS);
+	if (err) {
+		rdma_destroy_id(id);
+		return ERR_PTR(err);
+	}
+	return id;
+}
+
+/*
+ * The resolution on @id is over (@w->done completed) or abandoned with
+ * @err: give the socket its QP.  Return: 0 with @w->ah_attr to release,
+ * or the error, @id destroyed.
+ */
+static int afib_ud_resolved(struct afib_ud_sock *us, struct rdma_cm_id *id,
+			    struct afib_ud_wait *w, int err)
+{
+	if (err) {
+		rdma_destroy_id(id);
+		/* No events after rdma_destroy_id(): a late result is final. */
+		if (w->finished && !w->err)
+			rdma_destroy_ah_attr(&w->ah_attr);
+		return err;
+	}
+	err = w->err;
+	if (err)
+		goto destroy;
+	err = afib_ud_qp_get(us, id);
+	if (err) {
+		rdma_destroy_ah_attr(&w->ah_attr);
+		goto destroy;
+	}
+	return 0;
+
+destroy:
+	rdma_destroy_id(id);
+	return err;
+}
+
+/*
+ * Resolve @dst or join it as afib_ud_resolve_start() does, and wait.
  * Called with afib_ud_sock.lock held.  Return: the id (the caller
  * destroys it) with @w filled in, or an ERR_PTR.
  */
@@ -634,49 +707,33 @@ static struct rdma_cm_id *afib_ud_resolve(struct afib_ud_sock *us,
 	long left;
 	int err;
 
-	init_completion(&w->done);
-	w->mcast = mcast;
-	w->join_state = join_state;
-	w->group = *dst;
-	id = rdma_create_id(sock_net(&us->as.sk), afib_ud_wait_handler, w,
-			    RDMA_PS_UDP, IB_QPT_UD);
+	id = afib_ud_resolve_start(us, dst, src, mcast, join_state, w);
 	if (IS_ERR(id))
 		return id;
-	err = rdma_resolve_addr(id, (struct sockaddr *)src,
-				(struct sockaddr *)dst, AFIB_UD_RESOLVE_MS);
-	if (err)
-		goto destroy;
 	left = wait_for_completion_interruptible_timeout(&w->done,
 							 AFIB_UD_WAIT);
-	if (left <= 0) {
-		err = left ? -ERESTARTSYS : -EHOSTUNREACH;
-		rdma_destroy_id(id);
-		/* No events after rdma_destroy_id(): a late result is final. */
-		if (w->finished && !w->err)
-			rdma_destroy_ah_attr(&w->ah_attr);
-		return ERR_PTR(err);
-	}
-	err = w->err;
-	if (err)
-		goto destroy;
-	err = afib_ud_qp_get(us, id);
-	if (err) {
-		rdma_destroy_ah_attr(&w->ah_attr);
-		goto destroy;
-	}
-	return id;
-
-destroy:
-	rdma_destroy_id(id);
-	return ERR_PTR(err);
+	err = left > 0 ? 0 : left ? -ERESTARTSYS : -EHOSTUNREACH;
+	err = afib_ud_resolved(us, id, w, err);
+	return err ? ERR_PTR(err) : id;
 }
 
-static void afib_ud_dest_free(struct afib_ud_dest *d)
+/* Drop the datagrams @d holds, counted as AFIB_UD_DROPS. */
+static void afib_ud_drop_held(struct afib_ud_sock *us, struct afib_ud_dest *d)
+{
+	atomic_add(skb_queue_len(&d->held), &us->as.sk.sk_drops);
+	__skb_queue_purge(&d->held);
+}
+
+static void afib_ud_dest_free(struct afib_ud_sock *us, struct afib_ud_dest *d)
 {
 	if (d->ah)
 		rdma_destroy_ah(d->ah, RDMA_DESTROY_AH_SLEEPABLE);
 	if (d->id)
 		rdma_destroy_id(d->id);
+	/* Pending: no events now, a result nobody took is ours. */
+	if (d->pending && d->w.finished && !d->w.err)
+		rdma_destroy_ah_attr(&d->w.ah_attr);
+	afib_ud_drop_held(us, d);
 	kfree(d);
 }
 
@@ -689,7 +746,7 @@ static void afib_ud_reap(struct afib_ud_sock *us, bool all)
 		return;
 	list_for_each_entry_safe(d, tmp, &us->stale, node) {
 		list_del(&d->node);
-		afib_ud_dest_free(d);
+		afib_ud_dest_free(us, d);
 	}
 }
 
@@ -699,6 +756,164 @@ static void afib_ud_retire(struct afib_ud_sock *us, struct afib_ud_dest *d)
 	us->ndests--;
 }
 
+/*
+ * The route generation of @ss's family: it changes with every route or
+ * address added or removed in the socket's namespace.  @ss is AF_INET or
+ * AF_INET6 (afib_ud_addr() turns a sockaddr_ib into the IP address its
+ * GID encodes); anything else has none and lives for its TTL.
+ */
+static int afib_ud_rt_genid(struct afib_ud_sock *us,
+			    const struct sockaddr_storage *ss)
+{
+	struct net *net = sock_net(&us->as.sk);
+
+	switch (ss->ss_family) {
+	case AF_INET:
+		return rt_genid_ipv4(net);
+#if IS_ENABLED(CONFIG_IPV6)
+	case AF_INET6:
+		return rt_genid_ipv6(net);
+#endif
+	default:
+		return 0;
+	}
+}
+
+/* @d may still be used: not expired, and its path has not changed. */
+static bool afib_ud_dest_fresh(struct afib_ud_sock *us,
+			       const struct afib_ud_dest *d)
+{
+	return time_before(jiffies, d->expires) &&
+	       d->addr_gen == atomic_read(&us->addr_gen) &&
+	       d->rt_genid == afib_ud_rt_genid(us, &d->addr);
+}
+
+/*
+ * The entry of @dst: usable, or pending; NULL if there is none (a stale
+ * one is retired).  ud lock held.
+ */
+static struct afib_ud_dest *afib_ud_dest_find(struct afib_ud_sock *us,
+					      const struct sockaddr_storage *dst)
+{
+	struct afib_ud_dest *d;
+
+	list_for_each_entry(d, &us->dests, node) {
+		if (!afib_ud_addr_eq(&d->addr, dst))
+			continue;
+		if (d->pending || afib_ud_dest_fresh(us, d)) {
+			list_move(&d->node, &us->dests);
+			return d;
+		}
+		afib_ud_retire(us, d);
+		break;
+	}
+	return NULL;
+}
+
+/* A new entry for @dst, its generations sampled before it is resolved. */
+static struct afib_ud_dest *afib_ud_dest_new(struct afib_ud_sock *us,
+					     const struct sockaddr_storage *dst)
+{
+	struct afib_ud_dest *d;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return NULL;
+	d->addr = *dst;
+	skb_queue_head_init(&d->held);
+	/* Sampled first: a change while we resolve makes the entry stale. */
+	d->rt_genid = afib_ud_rt_genid(us, dst);
+	d->addr_gen = atomic_read(&us->addr_gen);
+	WRITE_ONCE(us->resolves, us->resolves + 1);
+	return d;
+}
+
+static void afib_ud_dest_add(struct afib_ud_sock *us, struct afib_ud_dest *d)
+{
+	list_add(&d->node, &us->dests);
+	if (++us->ndests > AFIB_UD_DESTS)
+		afib_ud_retire(us, list_last_entry(&us->dests,
+						   struct afib_ud_dest, node));
+}
+
+/*
+ * Make @d usable from its resolution on @id (@id kept for a group's
+ * membership, else destroyed).  Return: 0, or the error with @id
+ * destroyed.
+ */
+static int afib_ud_dest_fill(struct afib_ud_sock *us, struct afib_ud_dest *d,
+			     struct rdma_cm_id *id)
+{
+	bool mcast = d->w.mcast;
+	int err;
+
+	d->ah = rdma_create_ah(us->as.dev->pd, &d->w.ah_attr,
+			       RDMA_CREATE_AH_SLEEPABLE);
+	rdma_destroy_ah_attr(&d->w.ah_attr);
+	if (IS_ERR(d->ah)) {
+		err = PTR_ERR(d->ah);
+		d->ah = NULL;
+		d->id = NULL;
+		rdma_destroy_id(id);
+		return err;
+	}
+	d->qpn = mcast ? AFIB_UD_MCAST_QPN : d->w.qpn;
+	d->qkey = d->w.qkey;
+	d->expires = jiffies + AFIB_UD_DEST_TTL;
+	d->id = mcast ? id : NULL;	/* keep the send-only membership */
+	if (!mcast)
+		rdma_destroy_id(id);
+	return 0;
+}
+
+static int afib_ud_post(struct afib_ud_sock *us, struct afib_ud_dest *d,
+			struct afib_ud_buf *b, size_t len);
+
+/*
+ * Finish the pending resolution of @d: it is over, or abandoned with
+ * @err.  Send what @d holds, or drop it and @d; @report: report the
+ * error on a connected socket whose peer @d is (the sender is gone).
+ * ud lock held.  Return: 0, or the error with @d freed.
+ */
+static int afib_ud_pending_done(struct afib_ud_sock *us,
+				struct afib_ud_dest *d, int err, bool report)
+{
+	struct sock *sk = &us->as.sk;
+	struct rdma_cm_id *id = d->id;
+	struct afib_ud_buf *b;
+	struct sk_buff *skb;
+
+	d->pending = false;
+	d->id = NULL;
+	err = afib_ud_resolved(us, id, &d->w, err);
+	if (!err)
+		err = afib_ud_dest_fill(us, d, id);
+	if (err) {
+		list_del(&d->node);
+		us->ndests--;
+		if (report && !skb_queue_empty(&d->held) && us->connected &&
+		    afib_ud_addr_eq(&us->peer, &d->addr))
+			afib_set_error(sk, -err);
+		afib_ud_dest_free(us, d);
+		return err;
+	}
+	while ((skb = __skb_dequeue(&d->held))) {
+		/* No room or too large: lost as a full queue loses it. */
+		if (READ_ONCE(us->dead) || !afib_ud_tx_room(us) ||
+		    skb->len > us->mtu - sizeof(struct afib_ud_hdr)) {
+			atomic_inc(&sk->sk_drops);
+		} else {
+			b = &us->tx[us->tx_head % AFIB_UD_TX];
+			if (skb_copy_bits(skb, 0, b->addr + sizeof(struct
+						  afib_ud_hdr), skb->len) ||
+			    afib_ud_post(us, d, b, skb->len))
+				atomic_inc(&sk->sk_drops);
+		}
+		consume_skb(skb);
+	}
+	return 0;
+}
+
 /* The cached destination @dst, resolved if need be; ud lock held. */
 static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
 					     const struct sockaddr_storage *dst)
@@ -706,56 +921,110 @@ static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
 	struct sockaddr_storage srcbuf;
 	struct afib_ud_dest *d;
 	struct rdma_cm_id *id;
-	bool mcast;
+	long left;
 	int err;
 
-	list_for_each_entry(d, &us->dests, node) {
-		if (!afib_ud_addr_eq(&d->addr, dst))
-			continue;
-		if (time_before(jiffies, d->expires)) {
-			list_move(&d->node, &us->dests);
-			return d;
-		}
-		afib_ud_retire(us, d);
-		break;
+	d = afib_ud_dest_find(us, dst);
+	if (d && d->pending) {
+		/* A non-blocking send started it: wait as for our own. */
+		left = wait_for_completion_interruptible_timeout(&d->w.done,
+								 AFIB_UD_WAIT);
+		if (left < 0)
+			return ERR_PTR(-ERESTARTSYS);	/* still pending */
+		err = afib_ud_pending_done(us, d, left ? 0 : -EHOSTUNREACH,
+					   false);
+		return err ? ERR_PTR(err) : d;
 	}
+	if (d)
+		return d;
 
-	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	d = afib_ud_dest_new(us, dst);
 	if (!d)
 		return ERR_PTR(-ENOMEM);
-	mcast = afib_ud_is_mcast(dst);
-	id = afib_ud_resolve(us, dst, afib_ud_src(us, &srcbuf), mcast,
+	id = afib_ud_resolve(us, dst, afib_ud_src(us, &srcbuf),
+			     afib_ud_is_mcast(dst),
 			     BIT(SENDONLY_FULLMEMBER_JOIN), &d->w);
 	if (IS_ERR(id)) {
 		kfree(d);
 		return ERR_CAST(id);
 	}
-	d->ah = rdma_create_ah(us->as.dev->pd, &d->w.ah_attr,
-			       RDMA_CREATE_AH_SLEEPABLE);
-	rdma_destroy_ah_attr(&d->w.ah_attr);
-	if (IS_ERR(d->ah)) {
-		err = PTR_ERR(d->ah);
-		d->ah = NULL;
-		rdma_destroy_id(id);
+	err = afib_ud_dest_fill(us, d, id);
+	if (err) {
 		kfree(d);
 		return ERR_PTR(err);
 	}
-	d->addr = *dst;
-	d->qpn = mcast ? AFIB_UD_MCAST_QPN : d->w.qpn;
-	d->qkey = d->w.qkey;
-	d->expires = jiffies + AFIB_UD_DEST_TTL;
-	if (mcast)
-		d->id = id;	/* keep the send-only membership */
-	else
-		rdma_destroy_id(id);
-	list_add(&d->node, &us->dests);
-	if (++us->ndests > AFIB_UD_DESTS)
-		afib_ud_retire(us, list_last_entry(&us->dests,
-						   struct afib_ud_dest, node));
+	afib_ud_dest_add(us, d);
 	return d;
 }
 
-/* Handler of the socket's own id: SIDR requests and device removal. */
+/*
+ * The entry of @dst for a non-blocking send: usable, or pending (the
+ * resolution started here if need be).  ud lock held.
+ */
+static struct afib_ud_dest *afib_ud_dest_get_nb(struct afib_ud_sock *us,
+						const struct sockaddr_storage *dst)
+{
+	struct sockaddr_storage srcbuf;
+	struct afib_ud_dest *d;
+	struct rdma_cm_id *id;
+
+	d = afib_ud_dest_find(us, dst);
+	if (d)
+		return d;
+	d = afib_ud_dest_new(us, dst);
+	if (!d)
+		return ERR_PTR(-ENOMEM);
+	d->w.notify = us;
+	id = afib_ud_resolve_start(us, dst, afib_ud_src(us, &srcbuf),
+				   afib_ud_is_mcast(dst),
+				   BIT(SENDONLY_FULLMEMBER_JOIN), &d->w);
+	if (IS_ERR(id)) {
+		kfree(d);
+		return ERR_CAST(id);
+	}
+	d->id = id;
+	d->pending = true;
+	d->started = jiffies;
+	afib_ud_dest_add(us, d);
+	/* Bound, as a blocking send's wait is; a no-op if sooner. */
+	queue_delayed_work(system_wq, &us->resolve_work, AFIB_UD_WAIT);
+	return d;
+}
+
+/* Finish the pending resolutions that are over or timed out. */
+static void afib_ud_resolve_work(struct work_struct *work)
+{
+	struct afib_ud_sock *us = container_of(to_delayed_work(work),
+					       struct afib_ud_sock,
+					       resolve_work);
+	unsigned long next = 0, end;
+	struct afib_ud_dest *d, *tmp;
+	bool more = false;
+
+	mutex_lock(&us->lock);
+	list_for_each_entry_safe(d, tmp, &us->dests, node) {
+		if (!d->pending)
+			continue;
+		end = d->started + AFIB_UD_WAIT;
+		if (completion_done(&d->w.done)) {
+			afib_ud_pending_done(us, d, 0, true);
+		} else if (time_after_eq(jiffies, end)) {
+			afib_ud_pending_done(us, d, -EHOSTUNREACH, true);
+		} else if (!more || time_before(end, next)) {
+			next = end;
+			more = true;
+		}
+	}
+	if (more)
+		queue_delayed_work(system_wq, &us->resolve_work,
+				   time_after(next, jiffies) ? next - jiffies : 0);
+	mutex_unlock(&us->lock);
+}
+
+/*
+ * Handler of the socket's own id: SIDR requests, address changes and
+ * device removal.
+ */
 static int afib_ud_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 {
 	struct afib_ud_sock *us = id->context;
@@ -776,6 +1045,14 @@ static int afib_ud_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 		if (param.qp_num)
 			rdma_accept(id, &param);
 		return 1;
+	case RDMA_CM_EVENT_ADDR_CHANGE:
+		/*
+		 * The netdev under our address changed (bonding failover):
+		 * retire every cached path.  Not under afib_ud_sock.lock: a
+		 * sender may hold it while it waits for rdma_cm.
+		 */
+		atomic_inc(&us->addr_gen);
+		return 0;
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
 		/*
 		 * afib_ib_remove() killed the socket before rdma_cm's own
@@ -952,15 +1229,82 @@ static int afib_ud_getname(struct socket *sock, struct sockaddr *uaddr,
 	return len;
 }
 
+/*
+ * Post tx buffer @b, @len bytes of payload after the header, to @d.  Only
+ * the ud lock holder posts, so the slot at tx_head is ours until posted.
+ * Return: 0 or a negative errno.
+ */
+static int afib_ud_post(struct afib_ud_sock *us, struct afib_ud_dest *d,
+			struct afib_ud_buf *b, size_t len)
+{
+	struct afib_ud_hdr *hdr = b->addr;
+	struct ib_ud_wr wr = {};
+	int err;
+
+	hdr->sport = us->sport;
+	hdr->version = AFIB_UD_VERSION;
+	hdr->flags = us->loop ? 0 : AFIB_UD_F_NOLOOP;
+	ib_dma_sync_single_for_device(us->ibdev, b->dma, sizeof(*hdr) + len,
+				      DMA_TO_DEVICE);
+	b->sge.length = sizeof(*hdr) + len;
+	wr.wr.wr_cqe = &b->cqe;
+	wr.wr.sg_list = &b->sge;
+	wr.wr.num_sge = 1;
+	wr.wr.opcode = IB_WR_SEND;
+	wr.wr.send_flags = IB_SEND_SIGNALED;
+	wr.ah = d->ah;
+	wr.remote_qpn = d->qpn;
+	wr.remote_qkey = d->qkey;
+
+	spin_lock_bh(&us->as.lock);
+	if (us->dead) {
+		err = -ENODEV;
+	} else {
+		err = ib_post_send(us->qp, &wr.wr, NULL);
+		if (!err)
+			us->tx_head++;
+	}
+	spin_unlock_bh(&us->as.lock);
+	if (err && err != -ENODEV)
+		err = -ENOBUFS;
+	return err;
+}
+
+/*
+ * Hold a non-blocking send's datagram for the pending @d, in an skb
+ * charged to the send buffer; beyond AFIB_UD_HELD the oldest is dropped.
+ * Return: @len, or a negative errno.
+ */
+static int afib_ud_hold(struct afib_ud_sock *us, struct afib_ud_dest *d,
+			struct msghdr *msg, size_t len)
+{
+	struct sock *sk = &us->as.sk;
+	struct sk_buff *skb;
+	int err;
+
+	skb = sock_alloc_send_skb(sk, len, 1, &err);
+	if (!skb)
+		return err;
+	if (!copy_from_iter_full(skb_put(skb, len), len, &msg->msg_iter)) {
+		kfree_skb(skb);
+		return -EFAULT;
+	}
+	if (skb_queue_len(&d->held) >= AFIB_UD_HELD) {
+		kfree_skb(__skb_dequeue(&d->held));
+		atomic_inc(&sk->sk_drops);
+	}
+	__skb_queue_tail(&d->held, skb);
+	return len;
+}
+
 static int afib_ud_sendmsg(struct socket *sock, struct msghdr *msg,
 			   size_t len)
 {
 	struct sock *sk = sock->sk;
 	struct afib_ud_sock *us = afib_ud_sk(sk);
 	struct afib_sock *as = &us->as;
+	bool nb = msg->msg_flags & MSG_DONTWAIT;
 	struct sockaddr_storage dst;
-	struct afib_ud_hdr *hdr;
-	struct ib_ud_wr wr = {};
 	struct afib_ud_dest *d;
 	struct afib_ud_buf *b;
 	int family, err;
@@ -978,6 +1322,10 @@ static int afib_ud_sendmsg(struct socket *sock, struct msghdr *msg,
 	}
 	if (len > AFIB_MAX_MSG)
 		return -EMSGSIZE;
+	/* A resolution that failed after its send returned, as UDP's ICMP. */
+	err = sock_error(sk);
+	if (err)
+		return err;
 	if (mutex_lock_interruptible(&us->lock))
 		return -ERESTARTSYS;
 	err = -ENODEV;
@@ -990,7 +1338,7 @@ static int afib_ud_sendmsg(struct socket *sock, struct msghdr *msg,
 		}
 		dst = us->peer;
 	}
-	if (us->qp && len > us->mtu - sizeof(*hdr)) {
+	if (us->qp && len > us->mtu - sizeof(struct afib_ud_hdr)) {
 		err = -EMSGSIZE;
 		goto out;
 	}
@@ -1002,16 +1350,20 @@ static int afib_ud_sendmsg(struct socket *sock, struct msghdr *msg,
 			us->as.family = family;
 	}
 	afib_ud_reap(us, false);
-	d = afib_ud_dest_get(us, &dst);
+	d = nb ? afib_ud_dest_get_nb(us, &dst) : afib_ud_dest_get(us, &dst);
 	if (IS_ERR(d)) {
 		err = PTR_ERR(d);
 		goto out;
 	}
-	if (len > us->mtu - sizeof(*hdr)) {
+	if (d->pending) {
+		err = afib_ud_hold(us, d, msg, len);
+		goto out;
+	}
+	if (len > us->mtu - sizeof(struct afib_ud_hdr)) {
 		err = -EMSGSIZE;
 		goto out;
 	}
-	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	timeo = sock_sndtimeo(sk, nb);
 	err = afib_wait_cq(as, &timeo, READ_ONCE(us->dead) ||
 			   afib_ud_tx_room(us));
 	if (err)
@@ -1020,41 +1372,15 @@ static int afib_ud_sendmsg(struct socket *sock, struct msghdr *msg,
 	if (READ_ONCE(us->dead))
 		goto out;
 
-	/* Only we post, so the slot at tx_head is ours until posted. */
 	b = &us->tx[us->tx_head % AFIB_UD_TX];
-	hdr = b->addr;
-	hdr->sport = us->sport;
-	hdr->version = AFIB_UD_VERSION;
-	hdr->flags = us->loop ? 0 : AFIB_UD_F_NOLOOP;
-	if (!copy_from_iter_full(hdr + 1, len, &msg->msg_iter)) {
+	if (!copy_from_iter_full(b->addr + sizeof(struct afib_ud_hdr), len,
+				 &msg->msg_iter)) {
 		err = -EFAULT;
 		goto out;
 	}
-	ib_dma_sync_single_for_device(us->ibdev, b->dma, sizeof(*hdr) + len,
-				      DMA_TO_DEVICE);
-	b->sge.length = sizeof(*hdr) + len;
-	wr.wr.wr_cqe = &b->cqe;
-	wr.wr.sg_list = &b->sge;
-	wr.wr.num_sge = 1;
-	wr.wr.opcode = IB_WR_SEND;
-	wr.wr.send_flags = IB_SEND_SIGNALED;
-	wr.ah = d->ah;
-	wr.remote_qpn = d->qpn;
-	wr.remote_qkey = d->qkey;
-
-	spin_lock_bh(&as->lock);
-	if (us->dead) {
-		err = -ENODEV;
-	} else {
-		err = ib_post_send(us->qp, &wr.wr, NULL);
-		if (!err)
-			us->tx_head++;
-	}
-	spin_unlock_bh(&as->lock);
+	err = afib_ud_post(us, d, b, len);
 	if (!err)
 		err = len;
-	else if (err != -ENODEV)
-		err = -ENOBUFS;
 out:
 	mutex_unlock(&us->lock);
 	return err;
@@ -1397,6 +1723,7 @@ static int afib_ud_setsockopt(struct socket *sock, int level, int optname,
 		case AFIB_DEVICE:
 		case AFIB_UD_DROPS:
 		case AFIB_UD_BAD:
+		case AFIB_UD_RESOLVES:
 			return -EPERM;	/* read only */
 		}
 		return -ENOPROTOOPT;
@@ -1458,6 +1785,8 @@ static int afib_ud_getsockopt(struct socket *sock, int level, int optname,
 				       optlen);
 	case AFIB_UD_BAD:
 		return afib_ud_put_int(atomic_read(&us->bad), optval, optlen);
+	case AFIB_UD_RESOLVES:
+		return afib_ud_put_int(READ_ONCE(us->resolves), optval, optlen);
 	case AFIB_INFO:
 		if (get_user(len, optlen))
 			return -EFAULT;
@@ -1546,6 +1875,8 @@ static int afib_ud_release(struct socket *sock)
 	mutex_lock(&us->lock);
 	afib_ud_teardown(us);	/* memberships end here */
 	mutex_unlock(&us->lock);
+	/* The ids that queue it are destroyed: it does not come back. */
+	cancel_delayed_work_sync(&us->resolve_work);
 
 	lock_sock(sk);
 	sk->sk_state = TCP_CLOSE;
@@ -1579,6 +1910,7 @@ static void afib_ud_init(struct afib_sock *as)
 	INIT_LIST_HEAD(&us->dests);
 	INIT_LIST_HEAD(&us->stale);
 	INIT_LIST_HEAD(&us->groups);
+	INIT_DELAYED_WORK(&us->resolve_work, afib_ud_resolve_work);
 	us->loop = true;
 	as->family = AF_INET6;
 	as->sk.sk_write_space = afib_ud_write_space;
@@ -1588,7 +1920,8 @@ static void afib_ud_destruct(struct afib_sock *as)
 {
 	struct afib_ud_sock *us = container_of(as, struct afib_ud_sock, as);
 
-	WARN_ON_ONCE(us->qp || us->id || !list_empty(&us->groups));
+	WARN_ON_ONCE(us->qp || us->id || !list_empty(&us->groups) ||
+		     delayed_work_pending(&us->resolve_work));
 	mutex_destroy(&us->lock);
 }
 

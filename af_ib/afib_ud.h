@@ -7,6 +7,8 @@
 
 #include <linux/types.h>
 #include <linux/completion.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
 
@@ -29,6 +31,8 @@ static_assert(sizeof(struct afib_ud_hdr) == AFIB_UD_HDR_LEN);
 /* IP_MULTICAST_LOOP off: receivers on the sender's host drop it. */
 #define AFIB_UD_F_NOLOOP	0x01
 
+struct afib_ud_sock;
+
 /**
  * struct afib_ud_wait - an rdma_cm resolution a caller waits for.
  * @done: completed by the first result.
@@ -41,6 +45,8 @@ static_assert(sizeof(struct afib_ud_hdr) == AFIB_UD_HDR_LEN);
  * @ah_attr: how to reach the peer or group (valid when @err is 0).
  * @qpn: the peer's QP number (0xFFFFFF for a group).
  * @qkey: the peer's or group's Q_Key.
+ * @notify: a non-blocking send's resolution: the socket whose
+ *	resolve_work finishes it once @done is completed; else NULL.
  */
 struct afib_ud_wait {
 	struct completion	done;
@@ -52,17 +58,28 @@ struct afib_ud_wait {
 	struct rdma_ah_attr	ah_attr;
 	u32			qpn;
 	u32			qkey;
+	struct afib_ud_sock	*notify;
 };
 
 /**
  * struct afib_ud_dest - a cached destination.
  * @node: on afib_ud_sock.dests or .stale.
  * @addr: the destination as rdma_cm takes it.
- * @id: a send-only membership of the group @addr, or NULL.
+ * @id: a send-only membership of the group @addr, or NULL; while
+ *	@pending, the id that resolves @addr.
  * @ah: address handle on the socket's PD.
  * @qpn: remote QP number.
  * @qkey: remote Q_Key.
  * @expires: jiffies after which it is resolved again.
+ * @rt_genid: the route generation of @addr's family when it was resolved
+ *	(rt_genid_ipv4() or rt_genid_ipv6()): any route or address change
+ *	since makes it stale.
+ * @addr_gen: afib_ud_sock.addr_gen when it was resolved.
+ * @pending: a non-blocking send started the resolution and it has not
+ *	been finished yet: no @ah, @held datagrams wait for it.
+ * @started: jiffies when the pending resolution started.
+ * @held: datagrams (skbs charged to the socket's send buffer) waiting for
+ *	the pending resolution, at most AFIB_UD_HELD, oldest first.
  * @w: the resolution.
  */
 struct afib_ud_dest {
@@ -73,6 +90,11 @@ struct afib_ud_dest {
 	u32			qpn;
 	u32			qkey;
 	unsigned long		expires;
+	int			rt_genid;
+	int			addr_gen;
+	bool			pending;
+	unsigned long		started;
+	struct sk_buff_head	held;
 	struct afib_ud_wait	w;
 };
 
@@ -136,6 +158,13 @@ struct afib_ud_buf {
  * @dests: cached destinations, most recent first.
  * @stale: destinations retired while sends may still use their AH.
  * @ndests: entries on @dests.
+ * @addr_gen: bumped by RDMA_CM_EVENT_ADDR_CHANGE on @id: the cached
+ *	destinations resolved before are stale.  Atomic: the handler cannot
+ *	take @lock, which a sender holds while it waits for rdma_cm.
+ * @resolves: destination resolutions started (AFIB_UD_RESOLVES).
+ * @resolve_work: finishes the pending resolutions of non-blocking sends
+ *	(queued by their rdma_cm handler, or when the oldest times out);
+ *	cancelled at release, after the ids that queue it are destroyed.
  * @groups: memberships.
  * @ngroups: entries on @groups.
  * @src: the address bound, for rdma_cm.
@@ -166,6 +195,9 @@ struct afib_ud_sock {
 	struct list_head	dests;
 	struct list_head	stale;
 	u32			ndests;
+	atomic_t		addr_gen;
+	u32			resolves;
+	struct delayed_work	resolve_work;
 	struct list_head	groups;
 	u32			ngroups;
 	struct sockaddr_storage	src;

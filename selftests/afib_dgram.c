@@ -4,7 +4,9 @@
  * sender's address reported, connect() as UDP, the datagram size limit,
  * truncation, drops on receive queue overflow, poll and non-blocking
  * calls, IPv4 and MGID multicast with several receivers in two processes,
- * IP_MULTICAST_LOOP, leave, close with memberships, bad input and, last
+ * IP_MULTICAST_LOOP, leave, close with memberships, the destination cache
+ * (route and address changes, lifetime), non-blocking sends that hold
+ * datagrams while their destination is resolved, bad input and, last
  * (it removes and re-adds the device), device removal.
  */
 #include <poll.h>
@@ -338,6 +340,82 @@ TEST_F(uni, overflow)
 	}
 }
 
+/* The SOL_AFIB counter @opt of @fd, ~0U on error. */
+static unsigned int ud_counter(int fd, int opt)
+{
+	unsigned int v = 0;
+	socklen_t ol = sizeof(v);
+
+	if (getsockopt(fd, SOL_AFIB, opt, &v, &ol))
+		return ~0U;
+	return v;
+}
+
+static unsigned int ud_resolves(int fd)
+{
+	return ud_counter(fd, AFIB_UD_RESOLVES);
+}
+
+/* Send @msg from @a to @bn and check that @b receives it. */
+static int ud_roundtrip(int a, int b, const struct sockaddr_storage *bn,
+			socklen_t blen, const char *msg)
+{
+	char buf[64];
+	ssize_t n;
+
+	if (sendto(a, msg, strlen(msg), 0, (const struct sockaddr *)bn,
+		   blen) != (ssize_t)strlen(msg))
+		return -1;
+	n = ud_recv(b, buf, sizeof(buf), AFIB_WAIT_MS, NULL, NULL);
+	if (n != (ssize_t)strlen(msg) || memcmp(buf, msg, n))
+		return -1;
+	return 0;
+}
+
+/*
+ * The destination cache: a second send uses the cached path; a route or
+ * an address added or removed (any, in either family) makes it stale, so
+ * the next send resolves again and still arrives.
+ */
+TEST_F(uni, dest_route_change)
+{
+	/* Routes to a prefix nobody uses, then an address in it. */
+	static const char * const changes[] = {
+		"ip route add 198.51.100.0/24 dev %1$s && "
+		"ip route del 198.51.100.0/24 dev %1$s && "
+		"ip -6 route add 2001:db8:f00::/64 dev %1$s && "
+		"ip -6 route del 2001:db8:f00::/64 dev %1$s",
+		"ip addr add 198.51.100.1/24 dev %1$s && "
+		"ip addr del 198.51.100.1/24 dev %1$s && "
+		"ip -6 addr add 2001:db8:f00::1/64 dev %1$s nodad && "
+		"ip -6 addr del 2001:db8:f00::1/64 dev %1$s",
+	};
+	struct sockaddr_storage bn;
+	socklen_t blen = ud_name(self->b, &bn);
+	char cmd[512];
+	unsigned int i;
+
+	EXPECT_EQ(0, ud_resolves(self->a));
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "first"));
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "cached"));
+	EXPECT_EQ(1, ud_resolves(self->a));
+
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		snprintf(cmd, sizeof(cmd), changes[i], afib_netdev());
+		ASSERT_EQ(0, afib_run_cmd(cmd, afib_tmo(10) * 1000))
+			TH_LOG("%s", cmd);
+		/* The generation moved: resolved again, still delivered. */
+		ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen,
+					  "changed")) TH_LOG("after %s", cmd);
+		EXPECT_EQ(2 + i, ud_resolves(self->a));
+		ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen,
+					  "cached"));
+		EXPECT_EQ(2 + i, ud_resolves(self->a));
+	}
+	/* The receiver never sent: it resolved nothing. */
+	EXPECT_EQ(0, ud_resolves(self->b));
+}
+
 /* poll, epoll-free non-blocking receive, SOCK_NONBLOCK. */
 TEST_F(uni, poll_nonblock)
 {
@@ -365,6 +443,233 @@ TEST_F(uni, poll_nonblock)
 	EXPECT_EQ(2, ud_recv(self->b, buf, sizeof(buf), AFIB_WAIT_MS, NULL,
 			     NULL));
 	close(fd);
+}
+
+/* ---- destinations resolved for non-blocking sends ------------------- */
+
+/* An address on the test subnet nobody holds: SIDR is never answered. */
+#define NOBODY4		"192.0.2.99"
+
+static unsigned int ud_drops(int fd)
+{
+	return ud_counter(fd, AFIB_UD_DROPS);
+}
+
+/* Wait up to @ms for AFIB_UD_DROPS of @fd to reach @n: the last value. */
+static unsigned int ud_drops_wait(int fd, unsigned int n, int ms)
+{
+	int64_t end = afib_now_ms() + ms;
+	unsigned int v;
+
+	while ((v = ud_drops(fd)) < n && afib_now_ms() < end)
+		afib_msleep(50);
+	return v;
+}
+
+/* Change the routes, so that every cached destination is stale. */
+static int ud_route_bump(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip route add 198.51.100.0/24 dev %1$s && "
+		 "ip route del 198.51.100.0/24 dev %1$s", afib_netdev());
+	return afib_run_cmd(cmd, afib_tmo(10) * 1000);
+}
+
+FIXTURE(ud4)
+{
+	int a, b;
+};
+
+FIXTURE_SETUP(ud4)
+{
+	self->a = ud_bound(AF_INET, NULL);
+	ASSERT_LE(0, self->a) TH_LOG("bind: %s", strerror(errno));
+	self->b = ud_bound(AF_INET, NULL);
+	ASSERT_LE(0, self->b) TH_LOG("bind: %s", strerror(errno));
+}
+
+FIXTURE_TEARDOWN(ud4)
+{
+	afib_close(&self->a);
+	afib_close(&self->b);
+}
+
+/* Without a change, an entry lives 10 s (the same in every family). */
+TEST_F_TIMEOUT(ud4, dest_ttl, afib_tmo(60))
+{
+	struct sockaddr_storage bn;
+	socklen_t blen = ud_name(self->b, &bn);
+
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "one"));
+	EXPECT_EQ(1, ud_resolves(self->a));
+	afib_msleep(5000);
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "two"));
+	EXPECT_EQ(1, ud_resolves(self->a));
+	afib_msleep(5500);
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "three"));
+	EXPECT_EQ(2, ud_resolves(self->a));
+}
+
+/*
+ * A non-blocking send does not wait for the resolution: to a host that
+ * never answers it returns at once, where a blocking one waits 8 s for
+ * EHOSTUNREACH.  It holds 16 datagrams (older ones are dropped and
+ * counted), dropped and counted too when the resolution fails; an
+ * unconnected socket hears no error.
+ */
+TEST_F_TIMEOUT(ud4, nonblock_unreachable, afib_tmo(60))
+{
+	struct sockaddr_storage nn;
+	socklen_t nlen = udaddr(AF_INET, NOBODY4, 4791, &nn);
+	unsigned int drops;
+	char buf[16];
+	int64_t t0, dt;
+	int i;
+
+	t0 = afib_now_ms();
+	for (i = 0; i < 20; i++)
+		ASSERT_EQ(2, sendto(self->a, "nb", 2, MSG_DONTWAIT,
+				    (struct sockaddr *)&nn, nlen))
+			TH_LOG("%d: %s", i, strerror(errno));
+	dt = afib_now_ms() - t0;
+	TH_LOG("20 non-blocking sends in %lld ms", (long long)dt);
+	EXPECT_GT(afib_tmo(1) * 1000, dt);
+	EXPECT_EQ(1, ud_resolves(self->a));
+	EXPECT_EQ(4, ud_drops(self->a));
+	/* The resolution gives up after 8 s: all 20 are lost. */
+	drops = ud_drops_wait(self->a, 20, afib_tmo(20) * 1000);
+	EXPECT_EQ(20, drops);
+	EXPECT_EQ(-1, recv(self->a, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* A blocking send still waits and gets the error. */
+	t0 = afib_now_ms();
+	EXPECT_EQ(-1, sendto(self->a, "b", 1, 0, (struct sockaddr *)&nn,
+			     nlen));
+	EXPECT_EQ(EHOSTUNREACH, errno);
+	EXPECT_LE(2000, afib_now_ms() - t0);
+	EXPECT_EQ(2, ud_resolves(self->a));
+	EXPECT_EQ(20, ud_drops(self->a));
+}
+
+/* Held datagrams go out in order once the peer is resolved. */
+TEST_F(ud4, nonblock_held)
+{
+	struct sockaddr_storage bn;
+	socklen_t blen = ud_name(self->b, &bn);
+	char buf[16], msg[16];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(msg, sizeof(msg), "held%d", i);
+		ASSERT_EQ(5, sendto(self->a, msg, 5, MSG_DONTWAIT,
+				    (struct sockaddr *)&bn, blen))
+			TH_LOG("%d: %s", i, strerror(errno));
+	}
+	for (i = 0; i < 5; i++) {
+		snprintf(msg, sizeof(msg), "held%d", i);
+		ASSERT_EQ(5, ud_recv(self->b, buf, sizeof(buf), AFIB_WAIT_MS,
+				     NULL, NULL)) TH_LOG("%d: %s", i,
+							 strerror(errno));
+		EXPECT_EQ(0, memcmp(buf, msg, 5));
+	}
+	EXPECT_EQ(1, ud_resolves(self->a));
+	EXPECT_EQ(0, ud_drops(self->a));
+	/* A blocking send after them uses the entry they resolved. */
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "block"));
+	EXPECT_EQ(1, ud_resolves(self->a));
+}
+
+/* O_NONBLOCK is non-blocking too; a blocking send joins the pending one. */
+TEST_F(ud4, nonblock_then_block)
+{
+	struct sockaddr_storage bn;
+	socklen_t blen = ud_name(self->b, &bn);
+	int fl = fcntl(self->a, F_GETFL);
+	char buf[16];
+
+	ASSERT_EQ(0, fcntl(self->a, F_SETFL, fl | O_NONBLOCK));
+	ASSERT_EQ(2, sendto(self->a, "n1", 2, 0, (struct sockaddr *)&bn,
+			    blen));
+	ASSERT_EQ(0, fcntl(self->a, F_SETFL, fl));
+	ASSERT_EQ(2, sendto(self->a, "b2", 2, 0, (struct sockaddr *)&bn,
+			    blen));
+	ASSERT_EQ(2, ud_recv(self->b, buf, sizeof(buf), AFIB_WAIT_MS, NULL,
+			     NULL));
+	EXPECT_EQ(0, memcmp(buf, "n1", 2));
+	ASSERT_EQ(2, ud_recv(self->b, buf, sizeof(buf), AFIB_WAIT_MS, NULL,
+			     NULL));
+	EXPECT_EQ(0, memcmp(buf, "b2", 2));
+	EXPECT_EQ(1, ud_resolves(self->a));
+}
+
+/*
+ * Nobody at the port: a connected socket learns it after its
+ * non-blocking send returned, once, from send() or recv(), as from an
+ * ICMP error; an unconnected one drops the datagram silently.
+ */
+TEST_F_TIMEOUT(ud4, nonblock_refused, afib_tmo(60))
+{
+	struct sockaddr_storage bn;
+	socklen_t blen = ud_name(self->b, &bn);
+	char buf[16];
+
+	ASSERT_EQ(0, connect(self->a, (struct sockaddr *)&bn, blen));
+	ASSERT_EQ(2, send(self->a, "up", 2, 0));
+	ASSERT_EQ(2, ud_recv(self->b, buf, sizeof(buf), AFIB_WAIT_MS, NULL,
+			     NULL));
+	afib_close(&self->b);
+	/* The cached entry goes stale: the next send resolves again. */
+	ASSERT_EQ(0, ud_route_bump());
+
+	ASSERT_EQ(4, send(self->a, "gone", 4, MSG_DONTWAIT))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(POLLERR, afib_poll1(self->a, POLLERR, AFIB_WAIT_MS));
+	EXPECT_EQ(-1, send(self->a, "x", 1, MSG_DONTWAIT));
+	EXPECT_EQ(ECONNREFUSED, errno);
+	EXPECT_EQ(1, ud_drops(self->a));
+	/* Reported once. */
+	EXPECT_EQ(-1, recv(self->a, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* Again, seen by recv() this time. */
+	ASSERT_EQ(4, send(self->a, "gone", 4, MSG_DONTWAIT));
+	EXPECT_EQ(POLLERR, afib_poll1(self->a, POLLERR, AFIB_WAIT_MS));
+	EXPECT_EQ(-1, recv(self->a, buf, sizeof(buf), 0));
+	EXPECT_EQ(ECONNREFUSED, errno);
+	EXPECT_EQ(2, ud_drops(self->a));
+
+	/* Unconnected: dropped and counted, no error. */
+	ASSERT_EQ(0, connect(self->a, (struct sockaddr *)&(struct sockaddr){
+			.sa_family = AF_UNSPEC }, sizeof(struct sockaddr)));
+	ASSERT_EQ(4, sendto(self->a, "gone", 4, MSG_DONTWAIT,
+			    (struct sockaddr *)&bn, blen));
+	EXPECT_EQ(3, ud_drops_wait(self->a, 3, AFIB_WAIT_MS));
+	EXPECT_EQ(0, afib_poll1(self->a, POLLERR, 200));
+	EXPECT_EQ(-1, recv(self->a, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+/* close() with held datagrams and resolutions under way: no wait. */
+TEST_F(ud4, nonblock_close_pending)
+{
+	struct sockaddr_storage bn, nn;
+	socklen_t blen = ud_name(self->b, &bn);
+	socklen_t nlen = udaddr(AF_INET, NOBODY4, 4791, &nn);
+	int64_t t0;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(2, sendto(self->a, "nb", 2, MSG_DONTWAIT,
+				    (struct sockaddr *)&nn, nlen));
+		ASSERT_EQ(2, sendto(self->a, "nb", 2, MSG_DONTWAIT,
+				    (struct sockaddr *)&bn, blen));
+	}
+	t0 = afib_now_ms();
+	afib_close(&self->a);
+	EXPECT_GT(afib_tmo(2) * 1000, afib_now_ms() - t0);
 }
 
 /* ---- multicast ------------------------------------------------------ */
@@ -647,6 +952,15 @@ TEST(bad_input)
 	ol = 2;
 	EXPECT_EQ(-1, getsockopt(fd, SOL_AFIB, AFIB_UD_DROPS, &v, &ol));
 	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(fd, SOL_AFIB, AFIB_UD_RESOLVES, &v,
+				 sizeof(v)));
+	EXPECT_EQ(EPERM, errno);
+	ol = 2;
+	EXPECT_EQ(-1, getsockopt(fd, SOL_AFIB, AFIB_UD_RESOLVES, &v, &ol));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, getsockopt(fd, SOL_AFIB, AFIB_UD_RESOLVES, &v,
+				 (socklen_t *)afib_bad_ptr()));
+	EXPECT_EQ(EFAULT, errno);
 
 	/* Flags a datagram socket does not have; nobody at the port. */
 	b = ud_bound(AF_INET, NULL);

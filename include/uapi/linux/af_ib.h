@@ -308,7 +308,9 @@ static inline __u64 afib_ee_token(const struct sock_extended_err *ee)
  *			join first).
  * AFIB_UD_DROPS	__u32, read only: datagrams dropped because the
  *			receive queue (SO_RCVBUF) was full, as SO_RXQ_OVFL
- *			counts them.
+ *			counts them, and datagrams that non-blocking sends
+ *			held for a destination being resolved and lost (more
+ *			than 16 held, the resolution failed).
  * AFIB_UD_BAD		__u32, read only: datagrams dropped because they
  *			were malformed (shorter than the header, unknown
  *			version).
@@ -316,11 +318,17 @@ static inline __u64 afib_ee_token(const struct sock_extended_err *ee)
  *			with multicast GID @mgid, as IP_ADD_MEMBERSHIP does
  *			for an IP group.
  * AFIB_MCAST_LEAVE	struct afib_mcast_req, write only: leave it.
+ * AFIB_UD_RESOLVES	__u32, read only: destination resolutions started
+ *			(sendto() or connect() to an address not cached, or
+ *			whose entry went stale: its 10 s lifetime ended, or a
+ *			route or address of its family changed, or rdma_cm
+ *			reported an address change).
  */
 #define AFIB_UD_DROPS		8
 #define AFIB_UD_BAD		9
 #define AFIB_MCAST_JOIN		10
 #define AFIB_MCAST_LEAVE	11
+#define AFIB_UD_RESOLVES	12
 
 /* Service-ID port space of SOCK_DGRAM sockaddr_ib (rdma_cm's RDMA_PS_UDP). */
 #define AFIB_SID_PS_UDP		0x0000000001110000ULL
