@@ -125,9 +125,10 @@ struct sockaddr_ib {
 #define AFIB_MAX_MSG_SIZE	2	/* int: largest message, read only */
 #define AFIB_DEVICE		3	/* char[IB_DEVICE_NAME_MAX], read only */
 /*
- * int, SDP sockets: writes of at least this many bytes are sent from the
- * caller's pages without a copy (sendmsg() returns once the peer's
- * adapter has them); 0 never.  Default 65536.
+ * int, SDP sockets: while at least this many bytes of a blocking write are
+ * left, its messages are sent from the caller's pages without a copy
+ * (sendmsg() returns once the peer's adapter has them), the rest is
+ * copied; 0 never.  Default 65536.
  */
 #define AFIB_SDP_ZCOPY_THRESH	4
 
