@@ -474,8 +474,8 @@ static void sdp_ask_bigger(struct afib_sock *as, size_t size)
 
 /*
  * Zero-copy sends.  While at least zcopy_thresh bytes of a write are left,
- * they are not copied into send buffers: each message is posted with the
- * BSDH from its buffer and the payload straight from the user's pages,
+ * its next message is not copied into a send buffer: it is posted with
+ * the BSDH from its buffer and the payload straight from the user's pages,
  * pinned and mapped meanwhile.  The rest is copied and keeps the
  * connection busy while the writer waits (the whole write zero-copy is
  * slower: the pipeline drains at every write).  That is
