@@ -152,15 +152,19 @@ static int __sdp_post(struct afib_sock *as, struct afib_buf *buf, bool signal)
 
 /*
  * May the last queued buffer, filled in part, wait for more data?  Under
- * TCP_CORK or after MSG_MORE, and (Nagle) while a signaled message is in
- * flight, whose completion sends it.  Caller holds as->lock.
+ * TCP_CORK or after MSG_MORE, and while a signaled message is in flight,
+ * whose completion sends it: for Nagle, and even with TCP_NODELAY when
+ * the buffer holds the ring's last slot.  Posted, it could take no more
+ * and the next small write would find the ring full (EAGAIN) where TCP
+ * queues it.  Caller holds as->lock.
  */
 static bool __sdp_hold(struct afib_sock *as)
 {
 	struct sdp_conn *c = &as->sdp;
 
 	return c->cork || c->pend_more ||
-	       (!c->nodelay && as->tx_tail != as->tx_posted && !as->tx_unsig);
+	       ((!c->nodelay || !__afib_tx_space(as)) &&
+		as->tx_tail != as->tx_posted && !as->tx_unsig);
 }
 
 /*

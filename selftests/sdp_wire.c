@@ -45,7 +45,10 @@
  *               what the protocol allows must not reset (SendSM, credit
  *               updates, bytes past len, OOB_PEND).  half_close: after
  *               our DisConn credit updates still flow and the kernel
- *               still sends.
+ *               still sends.  nodelay_stalled: with TCP_NODELAY,
+ *               small writes while the kernel's sends cannot complete
+ *               (our receive buffers are posted late: RNR) are all
+ *               queued, as TCP queues them, none gets EAGAIN.
  *   bad.*.reset A malformed message after some good data: the kernel
  *               must send AbortConn (or disconnect), recv() fails with
  *               ECONNRESET (then 0, and send() EPIPE), nothing of the
@@ -243,6 +246,7 @@ struct wire {
 	bool rposted[W_NRECV_MAX];
 	unsigned int posted;
 	bool hold;			/* do not repost, send nothing */
+	bool late_post;			/* the test posts the first buffers */
 	bool auto_credit;		/* send credit updates when due */
 	bool accept_resize;		/* agree to ChRcvBuf */
 	bool ack_due;			/* a ChRcvBufAck to send */
@@ -405,7 +409,7 @@ static int w_qp(struct wire *w, struct rdma_cm_id *id)
 	if (rdma_create_qp(id, w->pd, &attr))
 		return -1;
 	w->id = id;
-	for (i = 0; i < w->nrecv; i++)
+	for (i = 0; i < w->nrecv && !w->late_post; i++)
 		if (w_post_recv(w, i))
 			return -1;
 	return 0;
@@ -1203,13 +1207,12 @@ static int xfer_from_kernel(struct wire *w, int k, const uint8_t *src,
 }
 
 /*
- * Connect the raw peer (@nrecv buffers of @rsize) to a new kernel
- * listener of @family (SO_RCVBUF @rcvbuf) and accept: *@lfd, *@k.
- * Checks the HelloAck.  NULL or what went wrong.
+ * Connect the raw peer, w_init() done, to a new kernel listener of
+ * @family (SO_RCVBUF @rcvbuf) and accept: *@lfd, *@k.  Checks the
+ * HelloAck.  NULL or what went wrong.
  */
-static const char *pair_up(struct wire *w, int family, int rcvbuf,
-			   unsigned int nrecv, uint32_t rsize, int *lfd,
-			   int *k)
+static const char *pair_connect(struct wire *w, int family, int rcvbuf,
+				int *lfd, int *k)
 {
 	static char why[300];
 	const char *p;
@@ -1217,8 +1220,6 @@ static const char *pair_up(struct wire *w, int family, int rcvbuf,
 	struct hh hh;
 	int r;
 
-	if (w_init(w, nrecv, rsize))
-		return "w_init";
 	*lfd = k_listener(family, rcvbuf, &port);
 	if (*lfd < 0)
 		return "kernel listener";
@@ -1239,6 +1240,16 @@ static const char *pair_up(struct wire *w, int family, int rcvbuf,
 	if (*k < 0)
 		return "kernel accept";
 	return NULL;
+}
+
+/* pair_connect() a raw peer with @nrecv buffers of @rsize. */
+static const char *pair_up(struct wire *w, int family, int rcvbuf,
+			   unsigned int nrecv, uint32_t rsize, int *lfd,
+			   int *k)
+{
+	if (w_init(w, nrecv, rsize))
+		return "w_init";
+	return pair_connect(w, family, rcvbuf, lfd, k);
 }
 
 /* A stream of @len pattern bytes. */
@@ -1472,6 +1483,55 @@ TEST_F_TIMEOUT(good, server, afib_tmo(120))
 	ASSERT_NO_BAD(w);
 	free(src);
 	free(dst);
+	free(back);
+}
+
+/*
+ * TCP_NODELAY small writes while none of the kernel's sends can complete:
+ * our receive buffers are posted only later, so the adapter RNR-NAKs the
+ * kernel's messages and they wait in flight.  TCP queues small writes in
+ * its send buffer; so must SDP, in the last buffer of its ring, rather
+ * than give EAGAIN once every buffer holds one small message.
+ */
+TEST_F_TIMEOUT(good, nodelay_stalled, afib_tmo(60))
+{
+	struct wire *w = &self->w;
+	size_t n = 40, len = 10, i;
+	const char *why;
+	uint8_t *back;
+	int one = 1;
+
+	ASSERT_EQ(0, w_init(w, 12, W_DEF_RSIZE));
+	w->late_post = true;
+	why = pair_connect(w, variant->family, 0, &self->lfd, &self->k);
+	ASSERT_FALSE(why != NULL) TH_LOG("%s", why);
+	back = pattern(n * len, 6);
+	ASSERT_TRUE(back != NULL);
+	ASSERT_EQ(0, setsockopt(self->k, IPPROTO_TCP, TCP_NODELAY, &one,
+				sizeof(one)));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ((ssize_t)len, send(self->k, back + i * len, len,
+					     MSG_DONTWAIT))
+			TH_LOG("write %zu of %zu: %s", i + 1, n,
+			       strerror(errno));
+	}
+	ASSERT_EQ((int)(n * len), sdp_ioctl(self->k, SIOCOUTQ));
+	w_idle(w, 100);
+	ASSERT_EQ(0, w->nmsgs) TH_LOG("messages without posted buffers");
+
+	for (i = 0; i < w->nrecv; i++) {
+		ASSERT_EQ(0, w_post_recv(w, i));
+	}
+	ASSERT_TRUE(w_wait_data(w, n * len, T_MS))
+		TH_LOG("%zu of %zu bytes", w->dlen, n * len);
+	ASSERT_EQ(0, memcmp(w->data, back, n * len));
+	TH_LOG("%zu writes of %zu bytes came in %u Data messages", n, len,
+	       w->ndata);
+	ASSERT_NO_BAD(w);
+	ASSERT_FALSE(w->qp_err);
+	why = orderly_close(w, &self->k, true);
+	ASSERT_FALSE(why != NULL) TH_LOG("%s", why);
+	ASSERT_NO_BAD(w);
 	free(back);
 }
 
