@@ -27,8 +27,9 @@ void sdp_qp_size(struct afib_sock *as)
 	 * posts a few, sdp_rx_grow() adds the others when the peer
 	 * streams.  Send buffers get pages when first used.  A stream
 	 * soon has buffers of SDP_BIG_SIZE (ChRcvBuf), so the arrays and
-	 * the queues are sized for about SO_RCVBUF and SO_SNDBUF of those:
-	 * what an idle connection costs is mostly them.
+	 * the queues are sized for about twice SO_RCVBUF (sdp_rx_budget())
+	 * and SO_SNDBUF of those: what an idle connection costs is mostly
+	 * them.
 	 */
 	as->rx_slots = clamp_t(u32, rcv / (SDP_BIG_SIZE / 2), SDP_RX_INIT + 1,
 			       SDP_MAX_BUFS) - 1;
