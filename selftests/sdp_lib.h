@@ -564,4 +564,31 @@ static inline bool sdp_xfer(struct __test_metadata *_metadata, int tx,
 	return ok;
 }
 
+/*
+ * poll() @fd for @events until all of @want are reported or @ms passed;
+ * then the mask a moment later (0: nothing).
+ */
+static inline int sdp_wait_mask(int fd, short events, short want, int ms)
+{
+	int64_t end = afib_now_ms() + ms;
+	int rev;
+
+	for (;;) {
+		rev = afib_poll1(fd, events, 50);
+		if (rev > 0 && (rev & want) == want) {
+			/*
+			 * The state a wakeup announces may still be settling:
+			 * TCP reports the error (POLLERR) before tcp_done()
+			 * shuts the socket down.
+			 */
+			afib_msleep(20);
+			return afib_poll1(fd, events, 0);
+		}
+		if (afib_now_ms() >= end)
+			return rev;
+		if (rev > 0)
+			afib_msleep(5);
+	}
+}
+
 #endif /* SDP_LIB_H */

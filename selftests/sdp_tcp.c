@@ -109,33 +109,6 @@ static bool port_in_range(int port)
 	return port >= lo && port <= hi;
 }
 
-/*
- * poll() @fd for @events until all of @want are reported or @ms passed;
- * then the mask a moment later (0: nothing).
- */
-static int wait_mask(int fd, short events, short want, int ms)
-{
-	int64_t end = afib_now_ms() + ms;
-	int rev;
-
-	for (;;) {
-		rev = afib_poll1(fd, events, 50);
-		if (rev > 0 && (rev & want) == want) {
-			/*
-			 * The state a wakeup announces may still be settling:
-			 * TCP reports the error (POLLERR) before tcp_done()
-			 * shuts the socket down.
-			 */
-			afib_msleep(20);
-			return afib_poll1(fd, events, 0);
-		}
-		if (afib_now_ms() >= end)
-			return rev;
-		if (rev > 0)
-			afib_msleep(5);
-	}
-}
-
 /* getsockname() / getpeername() into @ss; the length, 0 on error. */
 static socklen_t name_of(int fd, struct sockaddr_storage *ss, bool peer)
 {
@@ -541,7 +514,7 @@ TEST_F_TIMEOUT(sock, reuseaddr, afib_tmo(60))
 	EXPECT_TRUE(sdp_xfer(_metadata, cfd, sfd, 100, 2));
 	close(lfd);
 	close(sfd);
-	EXPECT_TRUE(wait_mask(cfd, POLLIN, POLLIN, AFIB_WAIT_MS) & POLLIN);
+	EXPECT_TRUE(sdp_wait_mask(cfd, POLLIN, POLLIN, AFIB_WAIT_MS) & POLLIN);
 	EXPECT_EQ(0, recv(cfd, &ch, 1, 0));
 	close(cfd);
 
@@ -660,7 +633,7 @@ TEST_F_TIMEOUT(sock, connect_nonblock, afib_tmo(60))
 	if (ret)
 		EXPECT_EQ(EALREADY, errno) TH_LOG("second connect: %s",
 						  strerror(errno));
-	rev = wait_mask(fd, ALL_EV, POLLOUT, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(fd, ALL_EV, POLLOUT, AFIB_WAIT_MS);
 	EXPECT_EQ(POLLOUT, rev) TH_LOG("revents %#x", rev);
 	EXPECT_EQ(0, sdp_getint(fd, SOL_SOCKET, SO_ERROR));
 	if (ret)
@@ -690,7 +663,7 @@ TEST_F_TIMEOUT(sock, connect_nonblock_refused, afib_tmo(60))
 	len = sdp_addr(tp, port, &ss);
 	EXPECT_EQ(-1, connect(self->fd, (void *)&ss, len));
 	ASSERT_EQ(EINPROGRESS, errno) TH_LOG("%s", strerror(errno));
-	rev = wait_mask(self->fd, ALL_EV, POLLERR, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->fd, ALL_EV, POLLERR, AFIB_WAIT_MS);
 	EXPECT_EQ(EV_RESET, rev) TH_LOG("revents %#x", rev);
 	EXPECT_EQ(ECONNREFUSED, sdp_getint(self->fd, SOL_SOCKET, SO_ERROR));
 	EXPECT_EQ(0, sdp_getint(self->fd, SOL_SOCKET, SO_ERROR));
@@ -911,7 +884,7 @@ static void timeout_one(struct __test_metadata *_metadata,
 	EXPECT_EQ(-1, connect(fd, (void *)&ss, len));
 	ASSERT_EQ(EINPROGRESS, errno) TH_LOG("%s", strerror(errno));
 	t0 = afib_now_ms();
-	rev = wait_mask(fd, ALL_EV, POLLERR, afib_tmo(10) * 1000);
+	rev = sdp_wait_mask(fd, ALL_EV, POLLERR, afib_tmo(10) * 1000);
 	dt = afib_now_ms() - t0;
 	EXPECT_EQ(EV_RESET, rev) TH_LOG("option %d: revents %#x after %lld ms",
 					opt, rev, (long long)dt);
@@ -1019,7 +992,7 @@ TEST_F_TIMEOUT(sock, backlog, afib_tmo(60))
 						     strerror(errno));
 	}
 	/* The first completes soon; give the others a moment more. */
-	wait_mask(cfd[0], POLLOUT, POLLOUT, AFIB_WAIT_MS);
+	sdp_wait_mask(cfd[0], POLLOUT, POLLOUT, AFIB_WAIT_MS);
 	afib_msleep(300 * afib_tmo(1));
 	n = 0;
 	for (i = 0; i < 4; i++) {
@@ -1044,7 +1017,7 @@ TEST_F_TIMEOUT(sock, backlog, afib_tmo(60))
 	}
 	EXPECT_EQ(4, done);
 	for (i = 0; i < 4; i++) {
-		rev = wait_mask(cfd[i], POLLOUT, POLLOUT, AFIB_WAIT_MS);
+		rev = sdp_wait_mask(cfd[i], POLLOUT, POLLOUT, AFIB_WAIT_MS);
 		EXPECT_EQ(POLLOUT, rev) TH_LOG("client %d: revents %#x", i,
 					       rev);
 		EXPECT_EQ(0, sdp_getint(cfd[i], SOL_SOCKET, SO_ERROR));
@@ -1183,7 +1156,7 @@ TEST_F_TIMEOUT(conn, accept_nonblock, afib_tmo(60))
 
 	cfd = sdp_connect(tp, self->port, 0);
 	ASSERT_LE(0, cfd);
-	rev = wait_mask(self->lfd, ALL_EV, POLLIN, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->lfd, ALL_EV, POLLIN, AFIB_WAIT_MS);
 	EXPECT_EQ(POLLIN, rev) TH_LOG("listener revents %#x", rev);
 	EXPECT_EQ(-1, accept4(self->lfd, NULL, NULL, 0x1));
 	EXPECT_EQ(EINVAL, errno);
@@ -1204,7 +1177,7 @@ TEST_F_TIMEOUT(conn, accept_nonblock, afib_tmo(60))
 	/* accept() on a non-blocking listener: a blocking socket. */
 	cfd = sdp_connect(tp, self->port, 0);
 	ASSERT_LE(0, cfd);
-	ASSERT_TRUE(wait_mask(self->lfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
+	ASSERT_TRUE(sdp_wait_mask(self->lfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
 		    POLLIN);
 	sfd = accept(self->lfd, NULL, NULL);
 	ASSERT_LE(0, sfd);
@@ -1333,7 +1306,7 @@ TEST_F_TIMEOUT(conn, send_recv, afib_tmo(60))
 	EXPECT_EQ(5, sdp_recv_all(self->sfd, buf, 5, AFIB_WAIT_MS));
 	EXPECT_EQ(0, memcmp(buf, "hello", 5));
 	EXPECT_EQ(2, write(self->sfd, "ok", 2));
-	ASSERT_TRUE(wait_mask(self->cfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
+	ASSERT_TRUE(sdp_wait_mask(self->cfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
 		    POLLIN);
 	EXPECT_EQ(2, read(self->cfd, buf, sizeof(buf)));
 	EXPECT_EQ(0, memcmp(buf, "ok", 2));
@@ -1411,7 +1384,7 @@ TEST_F_TIMEOUT(conn, fill_drain, afib_tmo(60))
 	r.fd = sfd;
 	r.total = off;
 	ASSERT_EQ(0, sdp_stream_start(&r));
-	EXPECT_EQ(POLLOUT, wait_mask(cfd, POLLOUT, POLLOUT, AFIB_WAIT_MS))
+	EXPECT_EQ(POLLOUT, sdp_wait_mask(cfd, POLLOUT, POLLOUT, AFIB_WAIT_MS))
 		TH_LOG("no POLLOUT while the peer reads");
 	ASSERT_EQ(0, afib_join(r.th, AFIB_WAIT_MS));
 	EXPECT_TRUE(stream_ok(_metadata, &r, off));
@@ -1537,7 +1510,7 @@ TEST_F_TIMEOUT(conn, dontwait, afib_tmo(60))
 	EXPECT_EQ(-1, read(self->cfd, &c, 1));
 	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_EQ(1, send(self->sfd, "x", 1, MSG_DONTWAIT));
-	ASSERT_TRUE(wait_mask(self->cfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
+	ASSERT_TRUE(sdp_wait_mask(self->cfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
 		    POLLIN);
 	EXPECT_EQ(1, read(self->cfd, &c, 1));
 	EXPECT_EQ('x', c);
@@ -1626,7 +1599,7 @@ TEST_F_TIMEOUT(conn, half_close, afib_tmo(60))
 
 	afib_close(&self->sfd);
 	EXPECT_EQ(0, recv(self->cfd, buf, sizeof(buf), 0));
-	rev = wait_mask(self->cfd, ALL_EV, POLLHUP, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->cfd, ALL_EV, POLLHUP, AFIB_WAIT_MS);
 	EXPECT_EQ(EV_HUP, rev) TH_LOG("revents %#x", rev);
 }
 
@@ -1645,7 +1618,7 @@ TEST_F_TIMEOUT(conn, epipe, afib_tmo(60))
 	catch_signal(SIGPIPE, on_sigpipe);
 	sigpipes = 0;
 	afib_close(&self->sfd);
-	ASSERT_TRUE(wait_mask(self->cfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
+	ASSERT_TRUE(sdp_wait_mask(self->cfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
 		    POLLIN);
 	EXPECT_EQ(0, recv(self->cfd, &c, 1, 0));
 	end = afib_now_ms() + AFIB_WAIT_MS;
@@ -1694,8 +1667,8 @@ TEST_F_TIMEOUT(conn, orderly_close, afib_tmo(60))
 	EXPECT_TRUE(r.eof);
 	EXPECT_EQ(w.sum, r.sum);
 	EXPECT_EQ(0, recv(self->cfd, &c, 1, 0));
-	EXPECT_EQ(EV_EOF, wait_mask(self->cfd, ALL_EV, POLLRDHUP,
-				    AFIB_WAIT_MS));
+	EXPECT_EQ(EV_EOF, sdp_wait_mask(self->cfd, ALL_EV, POLLRDHUP,
+					AFIB_WAIT_MS));
 }
 
 /* SO_LINGER {1, 0}: close() resets the connection. */
@@ -1713,7 +1686,7 @@ TEST_F_TIMEOUT(conn, abort_close, afib_tmo(60))
 	EXPECT_EQ(1, got.l_onoff);
 	EXPECT_EQ(0, got.l_linger);
 	afib_close(&self->sfd);
-	rev = wait_mask(self->cfd, ALL_EV, POLLERR, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->cfd, ALL_EV, POLLERR, AFIB_WAIT_MS);
 	EXPECT_EQ(EV_RESET, rev) TH_LOG("revents %#x", rev);
 	EXPECT_EQ(-1, recv(self->cfd, &c, 1, 0));
 	EXPECT_EQ(ECONNRESET, errno) TH_LOG("%s", strerror(errno));
@@ -1735,7 +1708,7 @@ TEST_F_TIMEOUT(conn, close_unread, afib_tmo(60))
 	ASSERT_EQ(100, send(self->cfd, buf, 100, 0));
 	ASSERT_EQ(100, sdp_wait_ioctl(self->sfd, SIOCINQ, 100, AFIB_WAIT_MS));
 	afib_close(&self->sfd);
-	rev = wait_mask(self->cfd, ALL_EV, POLLERR, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->cfd, ALL_EV, POLLERR, AFIB_WAIT_MS);
 	EXPECT_EQ(EV_RESET, rev) TH_LOG("revents %#x", rev);
 	EXPECT_EQ(ECONNRESET, sdp_getint(self->cfd, SOL_SOCKET, SO_ERROR));
 	EXPECT_EQ(0, recv(self->cfd, buf, sizeof(buf), 0));
@@ -1986,7 +1959,7 @@ TEST_F_TIMEOUT(conn, rcvlowat, afib_tmo(60))
 
 	/* Enough bytes: POLLIN. */
 	ASSERT_EQ(12, send(self->cfd, "abcdefghijkl", 12, 0));
-	EXPECT_TRUE(wait_mask(self->sfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
+	EXPECT_TRUE(sdp_wait_mask(self->sfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
 		    POLLIN);
 	EXPECT_EQ(12, sdp_recv_all(self->sfd, buf, 12, AFIB_WAIT_MS));
 }
@@ -2106,7 +2079,7 @@ TEST_F_TIMEOUT(conn, tcp_info, afib_tmo(60))
 		EXPECT_EQ(want[i], ti.tcpi_state) TH_LOG("socket %d", i);
 	}
 	afib_close(&self->sfd);
-	ASSERT_TRUE(wait_mask(self->cfd, POLLRDHUP, POLLRDHUP, AFIB_WAIT_MS)
+	ASSERT_TRUE(sdp_wait_mask(self->cfd, POLLRDHUP, POLLRDHUP, AFIB_WAIT_MS)
 		    & POLLRDHUP);
 	l = sizeof(ti);
 	ASSERT_EQ(0, getsockopt(self->cfd, IPPROTO_TCP, TCP_INFO, &ti, &l));
@@ -2231,7 +2204,7 @@ TEST_F_TIMEOUT(conn, oob, afib_tmo(60))
 	ASSERT_EQ(2, send(self->cfd, "de", 2, 0)) TH_LOG("after MSG_OOB: %s",
 							 strerror(errno));
 	ASSERT_TRUE(wait_sigurg(1)) TH_LOG("no SIGURG");
-	rev = wait_mask(self->sfd, ALL_EV, POLLPRI, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->sfd, ALL_EV, POLLPRI, AFIB_WAIT_MS);
 	EXPECT_EQ(POLLIN | POLLOUT | POLLPRI, rev) TH_LOG("revents %#x", rev);
 	FD_ZERO(&rs);
 	FD_ZERO(&es);
@@ -2262,7 +2235,7 @@ TEST_F_TIMEOUT(conn, oob, afib_tmo(60))
 	/* Several bytes with MSG_OOB: the last one is urgent. */
 	ASSERT_EQ(3, send(self->cfd, "xyz", 3, MSG_OOB));
 	ASSERT_TRUE(wait_sigurg(2)) TH_LOG("no SIGURG");
-	EXPECT_TRUE(wait_mask(self->sfd, POLLPRI, POLLPRI, AFIB_WAIT_MS) &
+	EXPECT_TRUE(sdp_wait_mask(self->sfd, POLLPRI, POLLPRI, AFIB_WAIT_MS) &
 		    POLLPRI);
 	EXPECT_EQ(2, recv(self->sfd, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, "xy", 2));
@@ -2271,7 +2244,7 @@ TEST_F_TIMEOUT(conn, oob, afib_tmo(60))
 	EXPECT_EQ('z', buf[0]);
 	/* And the other direction. */
 	ASSERT_EQ(1, send(self->sfd, "!", 1, MSG_OOB));
-	EXPECT_TRUE(wait_mask(self->cfd, POLLPRI, POLLPRI, AFIB_WAIT_MS) &
+	EXPECT_TRUE(sdp_wait_mask(self->cfd, POLLPRI, POLLPRI, AFIB_WAIT_MS) &
 		    POLLPRI);
 	EXPECT_EQ(1, recv(self->cfd, buf, sizeof(buf), MSG_OOB));
 	EXPECT_EQ('!', buf[0]);
@@ -2501,9 +2474,9 @@ TEST_F_TIMEOUT(conn, poll_hup, afib_tmo(60))
 
 	ASSERT_EQ(0, shutdown(self->cfd, SHUT_WR));
 	ASSERT_EQ(0, shutdown(self->sfd, SHUT_WR));
-	rev = wait_mask(self->cfd, ALL_EV, POLLHUP, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->cfd, ALL_EV, POLLHUP, AFIB_WAIT_MS);
 	EXPECT_EQ(EV_HUP, rev) TH_LOG("client revents %#x", rev);
-	rev = wait_mask(self->sfd, ALL_EV, POLLHUP, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->sfd, ALL_EV, POLLHUP, AFIB_WAIT_MS);
 	EXPECT_EQ(EV_HUP, rev) TH_LOG("server revents %#x", rev);
 	EXPECT_EQ(0, recv(self->cfd, &c, 1, 0));
 	EXPECT_EQ(0, recv(self->sfd, &c, 1, 0));
@@ -2521,7 +2494,7 @@ TEST_F_TIMEOUT(conn, shut_rdwr, afib_tmo(60))
 	EXPECT_EQ(0, recv(self->cfd, &c, 1, 0));
 	EXPECT_EQ(-1, send(self->cfd, "x", 1, MSG_NOSIGNAL));
 	EXPECT_EQ(EPIPE, errno);
-	rev = wait_mask(self->sfd, ALL_EV, POLLRDHUP, AFIB_WAIT_MS);
+	rev = sdp_wait_mask(self->sfd, ALL_EV, POLLRDHUP, AFIB_WAIT_MS);
 	EXPECT_EQ(EV_EOF, rev) TH_LOG("peer revents %#x", rev);
 	EXPECT_EQ(0, recv(self->sfd, &c, 1, 0));
 }
@@ -2754,7 +2727,7 @@ TEST_F_TIMEOUT(conn, fork_last_close, afib_tmo(60))
 	EXPECT_EQ(-1, sdp_check_at(buf, len, 108, 0));
 	EXPECT_EQ(0, wait_child(pid));
 	/* The child's exit closed the last reference: EOF. */
-	EXPECT_TRUE(wait_mask(self->sfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
+	EXPECT_TRUE(sdp_wait_mask(self->sfd, POLLIN, POLLIN, AFIB_WAIT_MS) &
 		    POLLIN);
 	EXPECT_EQ(0, recv(self->sfd, &c, 1, MSG_DONTWAIT));
 	free(buf);
