@@ -921,14 +921,20 @@ static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
 	struct sockaddr_storage srcbuf;
 	struct afib_ud_dest *d;
 	struct rdma_cm_id *id;
+	unsigned long end;
 	long left;
 	int err;
 
 	d = afib_ud_dest_find(us, dst);
 	if (d && d->pending) {
-		/* A non-blocking send started it: wait as for our own. */
+		/*
+		 * A non-blocking send started it: wait for what is left of
+		 * its AFIB_UD_WAIT, the bound afib_ud_resolve_work() keeps.
+		 */
+		end = d->started + AFIB_UD_WAIT;
+		left = time_after(end, jiffies) ? end - jiffies : 0;
 		left = wait_for_completion_interruptible_timeout(&d->w.done,
-								 AFIB_UD_WAIT);
+								 left);
 		if (left < 0)
 			return ERR_PTR(-ERESTARTSYS);	/* still pending */
 		err = afib_ud_pending_done(us, d, left ? 0 : -EHOSTUNREACH,

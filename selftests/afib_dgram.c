@@ -554,6 +554,32 @@ TEST_F_TIMEOUT(ud4, nonblock_unreachable, afib_tmo(60))
 	EXPECT_EQ(20, ud_drops(self->a));
 }
 
+/*
+ * A blocking send that finds a non-blocking send's resolution pending
+ * waits for what is left of that resolution's 8 s, not for 8 s more.
+ */
+TEST_F_TIMEOUT(ud4, nonblock_then_block_unreachable, afib_tmo(60))
+{
+	struct sockaddr_storage nn;
+	socklen_t nlen = udaddr(AF_INET, NOBODY4, 4791, &nn);
+	int64_t t0, dt;
+
+	t0 = afib_now_ms();
+	ASSERT_EQ(2, sendto(self->a, "nb", 2, MSG_DONTWAIT,
+			    (struct sockaddr *)&nn, nlen));
+	afib_msleep(4000);
+	EXPECT_EQ(-1, sendto(self->a, "b", 1, 0, (struct sockaddr *)&nn,
+			     nlen));
+	EXPECT_EQ(EHOSTUNREACH, errno);
+	dt = afib_now_ms() - t0;
+	TH_LOG("unreachable after %lld ms", (long long)dt);
+	/* The one resolution's bound, not 4 s + 8 s. */
+	EXPECT_LE(7000, dt);
+	EXPECT_GT(10500, dt);
+	EXPECT_EQ(1, ud_resolves(self->a));
+	EXPECT_EQ(1, ud_drops(self->a));
+}
+
 /* Held datagrams go out in order once the peer is resolved. */
 TEST_F(ud4, nonblock_held)
 {
