@@ -566,7 +566,8 @@ static void afib_ud_finish(struct afib_ud_wait *w, int err)
 		return;
 	w->finished = true;
 	w->err = err == -ENOTSUPP ? -EOPNOTSUPP : err;
-	complete(&w->done);
+	/* All of them: blocking senders may wait for one destination. */
+	complete_all(&w->done);
 	/* rdma_destroy_id() waits for us: @w and its socket are alive. */
 	if (w->notify)
 		mod_delayed_work(system_wq, &w->notify->resolve_work, 0);
@@ -693,8 +694,8 @@ destroy:
 }
 
 /*
- * Resolve @dst or join it as afib_ud_resolve_start() does, and wait.
- * Called with afib_ud_sock.lock held.  Return: the id (the caller
+ * Resolve @dst or join it as afib_ud_resolve_start() does, and wait (a
+ * join).  Called with afib_ud_sock.lock held.  Return: the id (the caller
  * destroys it) with @w filled in, or an ERR_PTR.
  */
 static struct rdma_cm_id *afib_ud_resolve(struct afib_ud_sock *us,
@@ -724,20 +725,40 @@ static void afib_ud_drop_held(struct afib_ud_sock *us, struct afib_ud_dest *d)
 	__skb_queue_purge(&d->held);
 }
 
+static void afib_ud_dest_put(struct afib_ud_dest *d)
+{
+	if (refcount_dec_and_test(&d->ref))
+		kfree(d);
+}
+
+/*
+ * Release what @d holds, off the lists already, and drop the lists'
+ * reference; a sender still waiting for its resolution is woken and
+ * finds it @gone.
+ */
 static void afib_ud_dest_free(struct afib_ud_sock *us, struct afib_ud_dest *d)
 {
 	if (d->ah)
 		rdma_destroy_ah(d->ah, RDMA_DESTROY_AH_SLEEPABLE);
+	d->ah = NULL;
 	if (d->id)
 		rdma_destroy_id(d->id);
+	d->id = NULL;
 	/* Pending: no events now, a result nobody took is ours. */
 	if (d->pending && d->w.finished && !d->w.err)
 		rdma_destroy_ah_attr(&d->w.ah_attr);
+	d->pending = false;
 	afib_ud_drop_held(us, d);
-	kfree(d);
+	d->gone = true;
+	complete_all(&d->w.done);
+	afib_ud_dest_put(d);
 }
 
-/* Free retired destinations once no send can use their AH. */
+/*
+ * Free retired destinations once no send can use their AH: none is in
+ * flight and no blocking sender waits to use it (afib_ud_dest_get()); all
+ * of them when the socket or its device goes.
+ */
 static void afib_ud_reap(struct afib_ud_sock *us, bool all)
 {
 	struct afib_ud_dest *d, *tmp;
@@ -745,6 +766,8 @@ static void afib_ud_reap(struct afib_ud_sock *us, bool all)
 	if (!all && READ_ONCE(us->tx_head) != READ_ONCE(us->tx_tail))
 		return;
 	list_for_each_entry_safe(d, tmp, &us->stale, node) {
+		if (!all && refcount_read(&d->ref) > 1)
+			continue;
 		list_del(&d->node);
 		afib_ud_dest_free(us, d);
 	}
@@ -752,8 +775,14 @@ static void afib_ud_reap(struct afib_ud_sock *us, bool all)
 
 static void afib_ud_retire(struct afib_ud_sock *us, struct afib_ud_dest *d)
 {
-	list_move(&d->node, &us->stale);
 	us->ndests--;
+	/* No AH yet: nothing in flight uses it. */
+	if (d->pending) {
+		list_del(&d->node);
+		afib_ud_dest_free(us, d);
+		return;
+	}
+	list_move(&d->node, &us->stale);
 }
 
 /*
@@ -820,6 +849,7 @@ static struct afib_ud_dest *afib_ud_dest_new(struct afib_ud_sock *us,
 	if (!d)
 		return NULL;
 	d->addr = *dst;
+	refcount_set(&d->ref, 1);
 	skb_queue_head_init(&d->held);
 	/* Sampled first: a change while we resolve makes the entry stale. */
 	d->rt_genid = afib_ud_rt_genid(us, dst);
@@ -830,10 +860,21 @@ static struct afib_ud_dest *afib_ud_dest_new(struct afib_ud_sock *us,
 
 static void afib_ud_dest_add(struct afib_ud_sock *us, struct afib_ud_dest *d)
 {
+	struct afib_ud_dest *old;
+
 	list_add(&d->node, &us->dests);
-	if (++us->ndests > AFIB_UD_DESTS)
-		afib_ud_retire(us, list_last_entry(&us->dests,
-						   struct afib_ud_dest, node));
+	if (++us->ndests <= AFIB_UD_DESTS)
+		return;
+	/*
+	 * The least recently used entry no blocking sender waits for: the
+	 * cache is over its size by the waiters at most.
+	 */
+	list_for_each_entry_reverse(old, &us->dests, node) {
+		if (old != d && refcount_read(&old->ref) == 1) {
+			afib_ud_retire(us, old);
+			return;
+		}
+	}
 }
 
 /*
@@ -891,9 +932,12 @@ static int afib_ud_pending_done(struct afib_ud_sock *us,
 	if (err) {
 		list_del(&d->node);
 		us->ndests--;
-		if (report && !skb_queue_empty(&d->held) && us->connected &&
+		/* A blocking sender waiting for it returns the error. */
+		if (report && refcount_read(&d->ref) == 1 &&
+		    !skb_queue_empty(&d->held) && us->connected &&
 		    afib_ud_addr_eq(&us->peer, &d->addr))
 			afib_set_error(sk, -err);
+		d->err = err;
 		afib_ud_dest_free(us, d);
 		return err;
 	}
@@ -914,58 +958,10 @@ static int afib_ud_pending_done(struct afib_ud_sock *us,
 	return 0;
 }
 
-/* The cached destination @dst, resolved if need be; ud lock held. */
-static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
-					     const struct sockaddr_storage *dst)
-{
-	struct sockaddr_storage srcbuf;
-	struct afib_ud_dest *d;
-	struct rdma_cm_id *id;
-	unsigned long end;
-	long left;
-	int err;
-
-	d = afib_ud_dest_find(us, dst);
-	if (d && d->pending) {
-		/*
-		 * A non-blocking send started it: wait for what is left of
-		 * its AFIB_UD_WAIT, the bound afib_ud_resolve_work() keeps.
-		 */
-		end = d->started + AFIB_UD_WAIT;
-		left = time_after(end, jiffies) ? end - jiffies : 0;
-		left = wait_for_completion_interruptible_timeout(&d->w.done,
-								 left);
-		if (left < 0)
-			return ERR_PTR(-ERESTARTSYS);	/* still pending */
-		err = afib_ud_pending_done(us, d, left ? 0 : -EHOSTUNREACH,
-					   false);
-		return err ? ERR_PTR(err) : d;
-	}
-	if (d)
-		return d;
-
-	d = afib_ud_dest_new(us, dst);
-	if (!d)
-		return ERR_PTR(-ENOMEM);
-	id = afib_ud_resolve(us, dst, afib_ud_src(us, &srcbuf),
-			     afib_ud_is_mcast(dst),
-			     BIT(SENDONLY_FULLMEMBER_JOIN), &d->w);
-	if (IS_ERR(id)) {
-		kfree(d);
-		return ERR_CAST(id);
-	}
-	err = afib_ud_dest_fill(us, d, id);
-	if (err) {
-		kfree(d);
-		return ERR_PTR(err);
-	}
-	afib_ud_dest_add(us, d);
-	return d;
-}
-
 /*
- * The entry of @dst for a non-blocking send: usable, or pending (the
- * resolution started here if need be).  ud lock held.
+ * The entry of @dst: usable, or pending (the resolution started here if
+ * need be, finished by afib_ud_resolve_work() unless a blocking sender
+ * waiting for it does first).  ud lock held.
  */
 static struct afib_ud_dest *afib_ud_dest_get_nb(struct afib_ud_sock *us,
 						const struct sockaddr_storage *dst)
@@ -992,9 +988,62 @@ static struct afib_ud_dest *afib_ud_dest_get_nb(struct afib_ud_sock *us,
 	d->pending = true;
 	d->started = jiffies;
 	afib_ud_dest_add(us, d);
-	/* Bound, as a blocking send's wait is; a no-op if sooner. */
+	/* The bound of the resolution; a no-op if the work is due sooner. */
 	queue_delayed_work(system_wq, &us->resolve_work, AFIB_UD_WAIT);
 	return d;
+}
+
+/*
+ * The cached destination @dst, resolved if need be, for a blocking send
+ * or connect().  Called with the ud lock held, which it drops while it
+ * waits for the resolution (its own or a non-blocking send's, for what
+ * is left of that one's AFIB_UD_WAIT, the bound afib_ud_resolve_work()
+ * keeps): other senders to other destinations go on meanwhile.
+ */
+static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
+					     const struct sockaddr_storage *dst)
+{
+	unsigned long end, deadline = 0;
+	struct afib_ud_dest *d;
+	long left;
+	int err;
+
+again:
+	d = afib_ud_dest_get_nb(us, dst);
+	if (IS_ERR(d) || !d->pending)
+		return d;
+	refcount_inc(&d->ref);
+	end = d->started + AFIB_UD_WAIT;
+	if (!deadline || time_before(end, deadline))
+		deadline = end;
+	left = time_after(deadline, jiffies) ? deadline - jiffies : 0;
+	mutex_unlock(&us->lock);
+	left = wait_for_completion_interruptible_timeout(&d->w.done, left);
+	mutex_lock(&us->lock);
+	if (READ_ONCE(us->dead)) {
+		err = -ENODEV;
+	} else if (d->gone && !d->err) {
+		/* Made stale meanwhile: look again, within the first bound. */
+		afib_ud_dest_put(d);
+		if (signal_pending(current))
+			return ERR_PTR(-ERESTARTSYS);
+		if (time_after_eq(jiffies, deadline))
+			return ERR_PTR(-EHOSTUNREACH);
+		goto again;
+	} else if (d->gone) {
+		err = d->err;		/* the resolution failed */
+	} else if (!d->pending) {
+		err = 0;		/* afib_ud_resolve_work() finished it */
+	} else if (left < 0) {
+		err = -ERESTARTSYS;	/* still pending */
+	} else if (!left && time_before(jiffies, end)) {
+		err = -EHOSTUNREACH;	/* the first bound, not this entry's */
+	} else {
+		err = afib_ud_pending_done(us, d, left ? 0 : -EHOSTUNREACH,
+					   false);
+	}
+	afib_ud_dest_put(d);
+	return err ? ERR_PTR(err) : d;
 }
 
 /* Finish the pending resolutions that are over or timed out. */
@@ -1184,6 +1233,10 @@ static int afib_ud_connect(struct socket *sock, struct sockaddr *uaddr,
 		return err;
 	if (mutex_lock_interruptible(&us->lock))
 		return -ERESTARTSYS;
+	if (READ_ONCE(us->dead)) {
+		err = -ENODEV;
+		goto out;
+	}
 	if (!us->bound) {
 		err = afib_ud_autobind(us, addr.ss_family);
 		if (err)

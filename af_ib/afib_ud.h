@@ -7,6 +7,7 @@
 
 #include <linux/types.h>
 #include <linux/completion.h>
+#include <linux/refcount.h>
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 #include <rdma/ib_verbs.h>
@@ -45,8 +46,8 @@ struct afib_ud_sock;
  * @ah_attr: how to reach the peer or group (valid when @err is 0).
  * @qpn: the peer's QP number (0xFFFFFF for a group).
  * @qkey: the peer's or group's Q_Key.
- * @notify: a non-blocking send's resolution: the socket whose
- *	resolve_work finishes it once @done is completed; else NULL.
+ * @notify: a destination's resolution: the socket whose resolve_work
+ *	finishes it once @done is completed; NULL for a join.
  */
 struct afib_ud_wait {
 	struct completion	done;
@@ -75,12 +76,16 @@ struct afib_ud_wait {
  *	(rt_genid_ipv4() or rt_genid_ipv6()): any route or address change
  *	since makes it stale.
  * @addr_gen: afib_ud_sock.addr_gen when it was resolved.
- * @pending: a non-blocking send started the resolution and it has not
- *	been finished yet: no @ah, @held datagrams wait for it.
+ * @pending: the resolution has not been finished yet: no @ah, @held
+ *	datagrams (of non-blocking sends) wait for it.
  * @started: jiffies when the pending resolution started.
  * @held: datagrams (skbs charged to the socket's send buffer) waiting for
  *	the pending resolution, at most AFIB_UD_HELD, oldest first.
  * @w: the resolution.
+ * @ref: the list's reference and one per blocking sender waiting for
+ *	@w without the ud lock (afib_ud_dest_get()).
+ * @gone: off the lists, its resources released (afib_ud_dest_free()).
+ * @err: why the resolution failed, once @gone.
  */
 struct afib_ud_dest {
 	struct list_head	node;
@@ -96,6 +101,9 @@ struct afib_ud_dest {
 	unsigned long		started;
 	struct sk_buff_head	held;
 	struct afib_ud_wait	w;
+	refcount_t		ref;
+	bool			gone;
+	int			err;
 };
 
 /**
@@ -142,7 +150,8 @@ struct afib_ud_buf {
  * @id: rdma_cm id bound to our address and listening for SIDR requests,
  *	with a socket reference; NULL before bind (explicit or automatic).
  * @lock: serialises senders, joins and leaves; protects @dests, @stale,
- *	@groups, @peer and the counts.  Outside as.qp_lock.
+ *	@groups, @peer and the counts.  Outside as.qp_lock.  A sender
+ *	waiting for a destination's resolution does not hold it.
  * @ibdev: device of @qp.
  * @port_num: its port.
  * @qp: the UD queue pair, NULL until the socket has a device; its CQ
@@ -160,9 +169,9 @@ struct afib_ud_buf {
  * @ndests: entries on @dests.
  * @addr_gen: bumped by RDMA_CM_EVENT_ADDR_CHANGE on @id: the cached
  *	destinations resolved before are stale.  Atomic: the handler cannot
- *	take @lock, which a sender holds while it waits for rdma_cm.
+ *	take @lock, which a join holds while it waits for rdma_cm.
  * @resolves: destination resolutions started (AFIB_UD_RESOLVES).
- * @resolve_work: finishes the pending resolutions of non-blocking sends
+ * @resolve_work: finishes the pending resolutions of destinations
  *	(queued by their rdma_cm handler, or when the oldest times out);
  *	cancelled at release, after the ids that queue it are destroyed.
  * @groups: memberships.

@@ -580,6 +580,78 @@ TEST_F_TIMEOUT(ud4, nonblock_then_block_unreachable, afib_tmo(60))
 	EXPECT_EQ(1, ud_drops(self->a));
 }
 
+struct unreach_send {
+	int fd;
+	struct sockaddr_storage to;
+	socklen_t len;
+	ssize_t ret;
+	int err;
+	int64_t end;
+};
+
+static void *unreach_send_fn(void *arg)
+{
+	struct unreach_send *u = arg;
+
+	u->ret = sendto(u->fd, "u", 1, 0, (struct sockaddr *)&u->to, u->len);
+	u->err = errno;
+	u->end = afib_now_ms();
+	return NULL;
+}
+
+/* Start a thread's blocking send to NOBODY4 on @fd; wait until it waits. */
+static int unreach_start(struct unreach_send *u, pthread_t *th, int fd)
+{
+	int i;
+
+	u->fd = fd;
+	u->len = udaddr(AF_INET, NOBODY4, 4791, &u->to);
+	if (pthread_create(th, NULL, unreach_send_fn, u))
+		return -1;
+	/* Its resolution is counted before it waits for it. */
+	for (i = 0; i < 200 && ud_resolves(fd) < 1; i++)
+		afib_msleep(10);
+	afib_msleep(100);
+	return ud_resolves(fd) == 1 ? 0 : -1;
+}
+
+/*
+ * A blocking send waiting for a host that never answers does not hold
+ * up the socket: other threads send to other destinations (blocking or
+ * not) and read its name meanwhile, as UDP never blocks on ARP.
+ */
+TEST_F_TIMEOUT(ud4, block_unreachable_others_go, afib_tmo(60))
+{
+	struct sockaddr_storage bn, an;
+	socklen_t blen = ud_name(self->b, &bn), alen = sizeof(an);
+	struct unreach_send u = {};
+	char buf[16];
+	int64_t t0, dt;
+	pthread_t th;
+
+	t0 = afib_now_ms();
+	ASSERT_EQ(0, unreach_start(&u, &th, self->a));
+
+	ASSERT_EQ(0, ud_roundtrip(self->a, self->b, &bn, blen, "block"));
+	EXPECT_EQ(0, getsockname(self->a, (struct sockaddr *)&an, &alen));
+	ASSERT_EQ(2, sendto(self->a, "nb", 2, MSG_DONTWAIT,
+			    (struct sockaddr *)&bn, blen));
+	ASSERT_EQ(2, ud_recv(self->b, buf, sizeof(buf), AFIB_WAIT_MS, NULL,
+			     NULL));
+	EXPECT_EQ(0, memcmp(buf, "nb", 2));
+	dt = afib_now_ms() - t0;
+	TH_LOG("the other sends done after %lld ms", (long long)dt);
+	/* While the unreachable one still waits for its 8 s. */
+	EXPECT_EQ(EBUSY, pthread_tryjoin_np(th, NULL));
+
+	ASSERT_EQ(0, afib_join(th, AFIB_WAIT_MS));
+	EXPECT_EQ(-1, u.ret);
+	EXPECT_EQ(EHOSTUNREACH, u.err);
+	EXPECT_LE(7000, afib_now_ms() - t0);
+	EXPECT_EQ(2, ud_resolves(self->a));
+	EXPECT_EQ(0, ud_drops(self->a));
+}
+
 /* Held datagrams go out in order once the peer is resolved. */
 TEST_F(ud4, nonblock_held)
 {
@@ -1029,6 +1101,28 @@ static void *recv_fn(void *arg)
 	return NULL;
 }
 
+/* Re-add the device: datagrams work on the new one. */
+static void readd(struct __test_metadata *_metadata)
+{
+	struct sockaddr_storage bn;
+	socklen_t blen;
+	char buf[16];
+	int a, b;
+
+	ASSERT_EQ(0, afib_dev_add());
+	afib_msleep(500);
+	a = ud_bound(AF_INET, NULL);
+	b = ud_bound(AF_INET, NULL);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	blen = ud_name(b, &bn);
+	ASSERT_EQ(2, sendto(a, "ok", 2, 0, (struct sockaddr *)&bn, blen))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(2, ud_recv(b, buf, sizeof(buf), AFIB_WAIT_MS, NULL, NULL));
+	close(a);
+	close(b);
+}
+
 /* A fixture of its own, defined last, so that it runs after the others. */
 FIXTURE(devremove)
 {
@@ -1081,19 +1175,42 @@ TEST_F(devremove, blocked_recv)
 	EXPECT_EQ(0, close(a));
 	EXPECT_EQ(0, close(b));
 
-	ASSERT_EQ(0, afib_dev_add());
-	/* Datagrams work on the new device. */
-	afib_msleep(500);
+	readd(_metadata);
+}
+
+/* A send waiting for a resolution wakes with ENODEV when the device goes. */
+TEST_F_TIMEOUT(devremove, blocked_send_resolving, afib_tmo(90))
+{
+	struct unreach_send u = {};
+	int64_t t0, t1, t2;
+	char cmd[128];
+	pthread_t th;
+	int a, err;
+
+	if (!afib_dev_present())
+		SKIP(return, "no %s", afib_devname());
 	a = ud_bound(AF_INET, NULL);
-	b = ud_bound(AF_INET, NULL);
 	ASSERT_LE(0, a);
-	ASSERT_LE(0, b);
-	blen = ud_name(b, &bn);
-	ASSERT_EQ(2, sendto(a, "ok", 2, 0, (struct sockaddr *)&bn, blen))
-		TH_LOG("%s", strerror(errno));
-	EXPECT_EQ(2, ud_recv(b, buf, sizeof(buf), AFIB_WAIT_MS, NULL, NULL));
-	close(a);
-	close(b);
+	t0 = afib_now_ms();
+	ASSERT_EQ(0, unreach_start(&u, &th, a));
+
+	snprintf(cmd, sizeof(cmd), "rdma link delete %s", afib_devname());
+	t1 = afib_now_ms();
+	ASSERT_EQ(0, afib_run_cmd(cmd, afib_tmo(30) * 1000));
+	t2 = afib_now_ms();
+	err = afib_join(th, AFIB_WAIT_MS);
+	ASSERT_EQ(0, err) TH_LOG("send still blocked");
+	TH_LOG("send started, removal started, done, send done: 0 %lld %lld %lld ms",
+	       (long long)(t1 - t0), (long long)(t2 - t0),
+	       (long long)(u.end - t0));
+	EXPECT_EQ(-1, u.ret);
+	EXPECT_EQ(ENODEV, u.err);
+	/* Woken by the removal, not by its 8 s running out. */
+	if (t2 - t0 < 7000)
+		EXPECT_GT(7500, u.end - t0);
+	EXPECT_EQ(0, close(a));
+
+	readd(_metadata);
 }
 
 TEST_HARNESS_MAIN
