@@ -173,10 +173,17 @@ static int sdp_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	tcp = sdp_fb_tcp(sock);
 	if (!tcp && sdp_fb_connect(sock, err))
 		tcp = sdp_fb_tcp(sock);
-	if (tcp)
-		return tcp->ops->connect(tcp, (struct sockaddr *)&as->sdp.fb_dst,
-					 as->sdp.fb_dst_len, flags);
-	return err;
+	if (!tcp)
+		return err;
+	/*
+	 * sdp_fb_switch() started TCP's connect: a non-blocking caller gets
+	 * EINPROGRESS, as from TCP's first connect(), not EALREADY or 0
+	 * depending on how far the handshake got meanwhile.
+	 */
+	if (flags & O_NONBLOCK)
+		return -EINPROGRESS;
+	return tcp->ops->connect(tcp, (struct sockaddr *)&as->sdp.fb_dst,
+				 as->sdp.fb_dst_len, flags);
 }
 
 static void sdp_sock_init(struct afib_sock *as)
