@@ -1003,45 +1003,35 @@ static struct afib_ud_dest *afib_ud_dest_get_nb(struct afib_ud_sock *us,
 static struct afib_ud_dest *afib_ud_dest_get(struct afib_ud_sock *us,
 					     const struct sockaddr_storage *dst)
 {
-	unsigned long end, deadline = 0;
 	struct afib_ud_dest *d;
+	unsigned long end;
 	long left;
 	int err;
 
-again:
 	d = afib_ud_dest_get_nb(us, dst);
 	if (IS_ERR(d) || !d->pending)
 		return d;
 	refcount_inc(&d->ref);
 	end = d->started + AFIB_UD_WAIT;
-	if (!deadline || time_before(end, deadline))
-		deadline = end;
-	left = time_after(deadline, jiffies) ? deadline - jiffies : 0;
+	left = time_after(end, jiffies) ? end - jiffies : 0;
 	mutex_unlock(&us->lock);
 	left = wait_for_completion_interruptible_timeout(&d->w.done, left);
 	mutex_lock(&us->lock);
-	if (READ_ONCE(us->dead)) {
+	/*
+	 * An entry somebody waits for is neither evicted nor reaped: it is
+	 * gone only because its resolution failed or its device went.
+	 */
+	if (READ_ONCE(us->dead))
 		err = -ENODEV;
-	} else if (d->gone && !d->err) {
-		/* Made stale meanwhile: look again, within the first bound. */
-		afib_ud_dest_put(d);
-		if (signal_pending(current))
-			return ERR_PTR(-ERESTARTSYS);
-		if (time_after_eq(jiffies, deadline))
-			return ERR_PTR(-EHOSTUNREACH);
-		goto again;
-	} else if (d->gone) {
-		err = d->err;		/* the resolution failed */
-	} else if (!d->pending) {
+	else if (d->gone)
+		err = d->err ?: -ENODEV;
+	else if (!d->pending)
 		err = 0;		/* afib_ud_resolve_work() finished it */
-	} else if (left < 0) {
+	else if (left < 0)
 		err = -ERESTARTSYS;	/* still pending */
-	} else if (!left && time_before(jiffies, end)) {
-		err = -EHOSTUNREACH;	/* the first bound, not this entry's */
-	} else {
+	else
 		err = afib_ud_pending_done(us, d, left ? 0 : -EHOSTUNREACH,
 					   false);
-	}
 	afib_ud_dest_put(d);
 	return err ? ERR_PTR(err) : d;
 }
