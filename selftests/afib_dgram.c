@@ -1172,6 +1172,10 @@ TEST_F(devremove, blocked_recv)
 	EXPECT_TRUE(afib_poll1(b, POLLIN, 0) == 1);
 	EXPECT_EQ(-1, sendto(a, "hi", 2, 0, (struct sockaddr *)&bn, blen));
 	EXPECT_EQ(ENODEV, errno);
+	/* connect() answers at once, with no resolution started. */
+	EXPECT_EQ(-1, connect(a, (struct sockaddr *)&bn, blen));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(1, ud_resolves(a));
 	EXPECT_EQ(0, close(a));
 	EXPECT_EQ(0, close(b));
 
